@@ -1,0 +1,5 @@
+"""``python -m truapi``."""
+
+from truapi.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Async SQLAlchemy (Core) adapters for SQLite and PostgreSQL."""

@@ -1,0 +1,61 @@
+"""Engine creation: SQLite tuned for a service (WAL, foreign keys, busy timeout), or asyncpg."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+#: Execution option naming how a SQLite transaction begins (``DEFERRED`` or ``IMMEDIATE``).
+SQLITE_BEGIN = "truapi_sqlite_begin"
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def make_engine(
+    url: str, *, pool_size: int = 10, busy_timeout_ms: int = 5000, echo: bool = False
+) -> AsyncEngine:
+    """Create the async engine for ``url`` with the settings each backend needs."""
+    if is_sqlite(url):
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": busy_timeout_ms / 1000},
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=busy_timeout_ms / 1000,
+        )
+        _tune_sqlite(engine, busy_timeout_ms)
+        return engine
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"timeout": 5, "command_timeout": 30},
+    )
+
+
+def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so writers can BEGIN IMMEDIATE: a deferred
+        # transaction that later writes cannot wait for the lock and fails with "busy".
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

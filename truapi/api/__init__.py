@@ -1,0 +1,1 @@
+"""The HTTP layer: FastAPI app, routers, schemas, middleware and error rendering."""

@@ -1,0 +1,72 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from truapi import __version__
+from truapi.api.errors import exception_container
+from truapi.api.middleware import RequestContextMiddleware
+from truapi.api.routers import docs, health, users
+from truapi.bootstrap import Container, build_container
+from truapi.config import Settings
+
+OPENAPI_URL = "/openapi.json"
+
+TAGS = [
+    {"name": "users", "description": "Users of a tenant: create, read, change, delete, list."},
+    {"name": "health", "description": "Liveness, readiness and metrics."},
+]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    container: Container | None = None,
+    migrate_on_start: bool | None = None,
+) -> FastAPI:
+    """Build the FastAPI app; storage is opened in the lifespan and closed after it.
+
+    Migrations run at start-up when ``APP_AUTO_MIGRATE`` is on, unless ``migrate_on_start``
+    says otherwise (``truapi serve`` migrates once before it starts its workers).
+    """
+    settings = settings or (container.settings if container else Settings())
+    the_container = container or build_container(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await the_container.start(migrate_first=migrate_on_start)
+        try:
+            yield
+        finally:
+            await the_container.close()
+
+    docs_on = settings.docs_on
+    app = FastAPI(
+        title="TruAPI",
+        version=__version__,
+        summary="Identity and access: who is this, and may they do this?",
+        openapi_url=OPENAPI_URL if docs_on else None,
+        docs_url=None,
+        redoc_url=None,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.container = the_container
+    exception_container(app, unavailable=the_container.unavailable_errors)
+    app.include_router(health.router)
+    app.include_router(users.router)
+    if docs_on:
+        docs.install_docs(app, openapi_url=OPENAPI_URL, title="TruAPI")
+    if not settings.metrics_enabled:
+        app.router.routes = [r for r in app.router.routes if getattr(r, "path", "") != "/metrics"]
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=the_container.metrics,
+        max_body_bytes=settings.max_body_bytes,
+        report_error=the_container.report_error,
+    )
+    return app

@@ -1,0 +1,82 @@
+"""Request dependencies: the container, the caller's tenant, and body checks."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from truapi.api.errors import ApiError
+from truapi.application.users.service import UserService
+from truapi.bootstrap import Container
+
+_IDEMPOTENCY_KEY_RE = re.compile(r"[\x20-\x7e]{1,255}")
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+async def current_tenant_id(request: Request) -> uuid.UUID:
+    """The tenant a request acts in (the platform tenant until authentication selects one)."""
+    container = get_container(request)
+    tenant_id = container.default_tenant_id
+    request.scope["state"]["tenant"] = str(tenant_id)
+    return tenant_id
+
+
+async def user_service(request: Request) -> UserService:
+    return get_container(request).users
+
+
+async def require_json(request: Request) -> None:
+    """Refuse a request body that is not JSON (415) before anything parses it."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        if request.headers.get("content-length", "0") == "0" and not request.headers.get(
+            "transfer-encoding"
+        ):
+            return
+        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+
+
+async def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Repeat-safe creation: the same key and body within 24 h replays the "
+            "first response.",
+        ),
+    ] = None,
+) -> str | None:
+    if key is not None and not _IDEMPOTENCY_KEY_RE.fullmatch(key):
+        raise ApiError(
+            422,
+            "validation_error",
+            "Idempotency-Key must be 1-255 printable ASCII characters.",
+            extra={
+                "errors": [
+                    {
+                        "loc": ["header", "Idempotency-Key"],
+                        "message": "must be 1-255 printable ASCII characters",
+                        "type": "string_pattern_mismatch",
+                    }
+                ]
+            },
+        )
+    return key
+
+
+TenantId = Annotated[uuid.UUID, Depends(current_tenant_id)]
+Users = Annotated[UserService, Depends(user_service)]
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+JsonBody = Depends(require_json)

@@ -1,0 +1,199 @@
+"""``/users``: create, read, change, delete and list the users of a tenant."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from truapi.api.deps import IdempotencyKey, JsonBody, TenantId, Users
+from truapi.api.errors import ApiError
+from truapi.api.schemas.problems import problem_responses
+from truapi.api.schemas.users import UserCreate, UserOut, UserPage, UserUpdate
+from truapi.application.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from truapi.application.ports.repositories import UserQuery, UserSort
+from truapi.application.users.service import CreateUser, IdempotentRequest, UpdateUser
+from truapi.domain.errors import InvalidValue
+from truapi.domain.users import UserStatus, normalize_email, normalize_username
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", description="Apply only if the user's ETag still matches."),
+]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=UserOut,
+    summary="Create a user",
+    dependencies=[JsonBody],
+    responses={
+        **problem_responses(400, 413, 415, 422, 503),
+        **problem_responses(409, s409="`username_taken` or `email_taken`"),
+    },
+)
+async def create_user(
+    body: UserCreate, tenant_id: TenantId, users: Users, key: IdempotencyKey, request: Request
+) -> Response:
+    """Create a user in the caller's tenant.
+
+    With an `Idempotency-Key`, a repeat of the same request within 24 hours answers with the
+    first response; the same key with another body gives 422 `idempotency_key_reused`.
+    """
+    idem = (
+        IdempotentRequest(key=key, body=body.model_dump(mode="json")) if key is not None else None
+    )
+    result = await users.create(
+        CreateUser(
+            tenant_id=tenant_id,
+            username=body.username,
+            email=body.email,
+            display_name=body.display_name,
+            password=body.password,
+            status=body.status,
+        ),
+        idem,
+    )
+    headers = {"Location": f"/users/{result.view['id']}"}
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(result.view, status_code=201, headers=headers)
+
+
+@router.get(
+    "/{user_id}",
+    response_model=UserOut,
+    summary="Get a user",
+    responses=problem_responses(404, 422, 503, s404="`user_not_found`"),
+)
+async def get_user(
+    user_id: uuid.UUID, tenant_id: TenantId, users: Users, response: Response
+) -> dict[str, Any]:
+    """One user of the caller's tenant, with its `ETag`."""
+    user = await users.get(tenant_id, user_id)
+    response.headers["ETag"] = user.etag
+    return user.public_view()
+
+
+@router.patch(
+    "/{user_id}",
+    response_model=UserOut,
+    summary="Change a user",
+    dependencies=[JsonBody],
+    responses={
+        **problem_responses(400, 412, 413, 415, 422, 503, s404="`user_not_found`"),
+        **problem_responses(404, s404="`user_not_found`"),
+        **problem_responses(409, s409="`email_taken`"),
+    },
+)
+async def update_user(
+    user_id: uuid.UUID,
+    body: UserUpdate,
+    tenant_id: TenantId,
+    users: Users,
+    response: Response,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    """Change email, display name or status. Send `If-Match` to avoid lost updates."""
+    user = await users.update(
+        UpdateUser(
+            tenant_id=tenant_id,
+            user_id=user_id,
+            email=body.email,
+            display_name=body.display_name,
+            status=body.status,
+            if_match=if_match,
+        )
+    )
+    response.headers["ETag"] = user.etag
+    return user.public_view()
+
+
+@router.delete(
+    "/{user_id}",
+    status_code=204,
+    summary="Delete a user",
+    responses={
+        **problem_responses(412, 422, 503),
+        **problem_responses(404, s404="`user_not_found`"),
+    },
+)
+async def delete_user(
+    user_id: uuid.UUID, tenant_id: TenantId, users: Users, if_match: IfMatch = None
+) -> Response:
+    """Delete a user and everything that hangs on them; the username and email become free."""
+    await users.delete(tenant_id, user_id, if_match)
+    return Response(status_code=204)
+
+
+def _exact(rule: Any, field: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(rule(value))
+    except InvalidValue as exc:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"{field} {exc.detail}",
+            extra={"errors": [{"loc": ["query", field], "message": exc.detail, "type": exc.kind}]},
+        ) from None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@router.get(
+    "",
+    response_model=UserPage,
+    summary="List users",
+    responses=problem_responses(400, 422, 503, s400="`invalid_cursor`"),
+)
+async def list_users(
+    request: Request,
+    response: Response,
+    tenant_id: TenantId,
+    users: Users,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[^\x00-\x1f\x7f]*$",
+            description="Case-insensitive substring of username, email or display name; "
+            "`%` and `_` are literal.",
+        ),
+    ] = None,
+    status: UserStatus | None = None,
+    username: Annotated[str | None, Query(max_length=256)] = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    sort: UserSort = UserSort.CREATED_AT,
+) -> dict[str, Any]:
+    """A page of users, newest last by default; follow `next_cursor` (or `Link`) for more."""
+    query = UserQuery(
+        q=q,
+        status=status,
+        username=_exact(normalize_username, "username", username),
+        email=_exact(normalize_email, "email", email),
+        created_after=_utc(created_after),
+        created_before=_utc(created_before),
+        sort=sort,
+    )
+    page = await users.list(tenant_id, query, limit, cursor)
+    if page.next_cursor is not None:
+        next_url = request.url.include_query_params(cursor=page.next_cursor)
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    return {"items": [u.public_view() for u in page.items], "next_cursor": page.next_cursor}

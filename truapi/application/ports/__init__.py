@@ -1,0 +1,1 @@
+"""Ports: the Protocols that adapters implement."""

@@ -1,0 +1,243 @@
+"""User use cases: register, read, change, remove and list users of a tenant."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from truapi.application.pagination import CursorCodec, Page
+from truapi.application.ports.clock import Clock
+from truapi.application.ports.repositories import (
+    IdempotencyRecord,
+    UserKeyset,
+    UserQuery,
+    UserSort,
+)
+from truapi.application.ports.security import CommonPasswords, PasswordHasher
+from truapi.application.ports.unit_of_work import UnitOfWorkFactory
+from truapi.domain.errors import (
+    IdempotencyKeyReused,
+    InvalidCursor,
+    PasswordTooCommon,
+    UserNotFound,
+    VersionMismatch,
+)
+from truapi.domain.groups import MemberType
+from truapi.domain.users import User, UserStatus, check_password_length
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+_CREATE_SCOPE = "POST /users"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateUser:
+    tenant_id: uuid.UUID
+    username: str
+    email: str
+    display_name: str | None = None
+    password: str | None = field(default=None, repr=False)
+    status: UserStatus = UserStatus.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateUser:
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    email: str | None = None
+    display_name: str | None = None
+    status: UserStatus | None = None
+    if_match: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentRequest:
+    """An ``Idempotency-Key`` and a fingerprint of the request body it came with."""
+
+    key: str
+    body: dict[str, Any]
+
+    @property
+    def fingerprint(self) -> str:
+        canonical = json.dumps(self.body, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """The outcome of a create: the user's public view, and whether it was a replay."""
+
+    view: dict[str, Any]
+    replayed: bool
+
+
+class UserService:
+    """Every use case on users, sharing one unit-of-work factory, clock and hasher."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        hasher: PasswordHasher,
+        common_passwords: CommonPasswords,
+        cursors: CursorCodec,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._hasher = hasher
+        self._common = common_passwords
+        self._cursors = cursors
+
+    async def check_password(self, password: str) -> None:
+        """Apply the password policy: length, then the shipped common-password list."""
+        check_password_length(password)
+        if self._common.is_common(password):
+            raise PasswordTooCommon()
+
+    async def create(self, cmd: CreateUser, idempotency: IdempotentRequest | None = None) -> Created:
+        """Register a user; with an idempotency key, a repeat replays the first answer."""
+        now = self._clock.now()
+        if idempotency is not None:
+            replay = await self._replay(cmd.tenant_id, idempotency, now)
+            if replay is not None:
+                return replay
+        if cmd.password is not None:
+            await self.check_password(cmd.password)
+        user = User.register(
+            tenant_id=cmd.tenant_id,
+            username=cmd.username,
+            email=cmd.email,
+            display_name=cmd.display_name,
+            status=cmd.status,
+            now=now,
+        )
+        if cmd.password is not None:
+            password_hash = await self._hasher.hash(cmd.password)
+            user = replace(user, password_hash=password_hash)
+        view = user.public_view()
+        async with self._uow() as uow:
+            if idempotency is not None:
+                # Claiming the key first makes a concurrent twin wait on it, not on the username.
+                await uow.idempotency.delete(cmd.tenant_id, _CREATE_SCOPE, idempotency.key)
+                await uow.idempotency.add(
+                    IdempotencyRecord(
+                        tenant_id=cmd.tenant_id,
+                        scope=_CREATE_SCOPE,
+                        key=idempotency.key,
+                        fingerprint=idempotency.fingerprint,
+                        status=201,
+                        response=view,
+                        created_at=now,
+                    )
+                )
+            await uow.users.add(user)
+            await uow.commit()
+        return Created(view=view, replayed=False)
+
+    async def _replay(
+        self, tenant_id: uuid.UUID, request: IdempotentRequest, now: datetime
+    ) -> Created | None:
+        async with self._uow(readonly=True) as uow:
+            record = await uow.idempotency.get(tenant_id, _CREATE_SCOPE, request.key)
+        if record is None or record.created_at < now - IDEMPOTENCY_TTL:
+            return None
+        if record.fingerprint != request.fingerprint:
+            raise IdempotencyKeyReused()
+        return Created(view=record.response, replayed=True)
+
+    async def get(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User:
+        """The user with this id in this tenant, or ``UserNotFound``."""
+        async with self._uow(readonly=True) as uow:
+            user = await uow.users.get(tenant_id, user_id)
+        if user is None:
+            raise UserNotFound()
+        return user
+
+    async def update(self, cmd: UpdateUser) -> User:
+        """Change email, display name or status; honours an ``If-Match`` ETag."""
+        async with self._uow() as uow:
+            user = await uow.users.get(cmd.tenant_id, cmd.user_id)
+            if user is None:
+                raise UserNotFound()
+            if cmd.if_match is not None and not _etag_matches(cmd.if_match, user.etag):
+                raise VersionMismatch()
+            changed = user.with_changes(
+                now=self._clock.now(),
+                email=cmd.email,
+                display_name=cmd.display_name,
+                status=cmd.status,
+            )
+            if not await uow.users.update(changed):
+                raise VersionMismatch()
+            await uow.commit()
+        return changed
+
+    async def delete(
+        self, tenant_id: uuid.UUID, user_id: uuid.UUID, if_match: str | None = None
+    ) -> None:
+        """Remove the user and everything that hangs on them, atomically."""
+        async with self._uow() as uow:
+            user = await uow.users.get(tenant_id, user_id)
+            if user is None:
+                raise UserNotFound()
+            if if_match is not None and not _etag_matches(if_match, user.etag):
+                raise VersionMismatch()
+            await uow.groups.remove_member_everywhere(tenant_id, MemberType.USER, user_id)
+            if not await uow.users.delete(tenant_id, user_id):
+                raise UserNotFound()
+            await uow.commit()
+
+    async def list(
+        self, tenant_id: uuid.UUID, query: UserQuery, limit: int, cursor: str | None
+    ) -> Page[User]:
+        """One page of users; ``next_cursor`` continues exactly after its last item."""
+        context = _query_context(tenant_id, query)
+        after = self._decode_keyset(context, query.sort, cursor) if cursor else None
+        async with self._uow(readonly=True) as uow:
+            users = await uow.users.list_page(tenant_id, query, after, limit + 1)
+        next_cursor = None
+        if len(users) > limit:
+            users = users[:limit]
+            last = users[-1]
+            if query.sort.field == "username":
+                position: list[Any] = [last.username, str(last.id)]
+            else:
+                position = [last.created_at.isoformat(), str(last.id)]
+            next_cursor = self._cursors.encode(context, position)
+        return Page(items=users, next_cursor=next_cursor)
+
+    def _decode_keyset(self, context: str, sort: UserSort, cursor: str) -> UserKeyset:
+        position = self._cursors.decode(context, cursor)
+        try:
+            value, raw_id = position
+            user_id = uuid.UUID(raw_id)
+            if sort.field == "username":
+                return UserKeyset(created_at=None, username=str(value), id=user_id)
+            return UserKeyset(
+                created_at=datetime.fromisoformat(value), username=None, id=user_id
+            )
+        except (ValueError, TypeError) as exc:
+            raise InvalidCursor() from exc
+
+
+def _etag_matches(if_match: str, etag: str) -> bool:
+    candidates = [part.strip() for part in if_match.split(",")]
+    return "*" in candidates or etag in candidates or f"W/{etag}" in candidates
+
+
+def _query_context(tenant_id: uuid.UUID, query: UserQuery) -> str:
+    """What a cursor is bound to: the tenant, the listing and its filters."""
+    filters = [
+        query.q,
+        query.status.value if query.status else None,
+        query.username,
+        query.email,
+        query.created_after.isoformat() if query.created_after else None,
+        query.created_before.isoformat() if query.created_before else None,
+        query.sort.value,
+    ]
+    digest = hashlib.sha256(json.dumps(filters).encode()).hexdigest()[:16]
+    return f"users:{tenant_id.hex}:{digest}"

@@ -1,0 +1,202 @@
+"""The one place where adapters are chosen and wired together from the settings."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import structlog
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from truapi.adapters.security.passwords import Argon2Hasher, ZxcvbnCommonPasswords
+from truapi.adapters.sqlalchemy.engine import make_engine
+from truapi.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
+from truapi.application.pagination import CursorCodec
+from truapi.application.ports.clock import Clock, SystemClock
+from truapi.application.tenants.bootstrap import (
+    BootstrapAdmin,
+    bootstrap_admin,
+    ensure_default_tenant,
+)
+from truapi.application.users.service import UserService
+from truapi.config import Settings
+from truapi.domain.tenants import Tenant
+from truapi.telemetry import Metrics
+
+log = structlog.get_logger("truapi")
+
+ErrorHook = Callable[[BaseException, dict[str, object]], None]
+
+#: Exceptions meaning "the database cannot be reached": answered 503, never 500.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(database_url: str) -> Config:
+    """Alembic configuration pointing at the project's ``migrations/`` folder."""
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+async def migrate(engine: AsyncEngine, database_url: str) -> None:
+    """Apply pending migrations (``alembic upgrade head``) on ``engine``."""
+    config = alembic_config(database_url)
+
+    def upgrade(conn: Connection) -> None:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(upgrade)
+
+
+async def pending_migrations(engine: AsyncEngine, database_url: str) -> list[str]:
+    """Revisions between the database's current one and head; empty when up to date."""
+    script = ScriptDirectory.from_config(alembic_config(database_url))
+
+    def current(conn: Connection) -> set[str]:
+        return set(MigrationContext.configure(conn).get_current_heads())
+
+    async with engine.connect() as conn:
+        heads = await conn.run_sync(current)
+    pending = []
+    for rev in script.walk_revisions():
+        if rev.revision in heads:
+            break
+        pending.append(rev.revision)
+    if heads and not pending and set(script.get_heads()) != heads:
+        pending.append("(unknown)")
+    return pending
+
+
+@dataclass
+class Container:
+    """Everything the web layer and the CLI need, built once from the settings."""
+
+    settings: Settings
+    engine: AsyncEngine
+    uow: SqlUnitOfWorkFactory
+    clock: Clock
+    users: UserService
+    metrics: Metrics
+    error_hooks: list[ErrorHook] = field(default_factory=list)
+    unavailable_errors: tuple[type[BaseException], ...] = UNAVAILABLE_ERRORS
+    _default_tenant: Tenant | None = None
+
+    @property
+    def default_tenant(self) -> Tenant:
+        if self._default_tenant is None:
+            raise RuntimeError("the container has not been started")
+        return self._default_tenant
+
+    @property
+    def default_tenant_id(self) -> uuid.UUID:
+        return self.default_tenant.id
+
+    async def start(self, *, migrate_first: bool | None = None) -> None:
+        """Prepare storage (migrations when enabled) and the platform tenant."""
+        if migrate_first if migrate_first is not None else self.settings.auto_migrate:
+            await migrate(self.engine, self.settings.database_url)
+        self._default_tenant = await ensure_default_tenant(self.uow, self.clock)
+
+    async def bootstrap_admin(self, *, generate_when_unset: bool) -> BootstrapAdmin | None:
+        """Create the first administrator as CONTRACT §0 describes."""
+        s = self.settings
+        password = s.bootstrap_admin_password
+        return await bootstrap_admin(
+            self.users,
+            self.uow,
+            self.clock,
+            self.default_tenant,
+            username=s.bootstrap_admin_username,
+            password=password.get_secret_value() if password is not None else None,
+            email=s.bootstrap_admin_email,
+            generate_when_unset=generate_when_unset,
+        )
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def database_ok(self) -> bool:
+        try:
+            async with asyncio.timeout(2):
+                async with self.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+        except Exception:  # any failure here means "not ready", never a 500
+            log.warning("readiness.database_failing")
+            return False
+        return True
+
+    async def redis_status(self) -> Literal["ok", "disabled", "degraded"]:
+        if not self.settings.redis_url:
+            return "disabled"
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(self.settings.redis_url, socket_timeout=1)
+        try:
+            async with asyncio.timeout(1.5):
+                await client.ping()
+        except Exception:
+            log.warning("readiness.redis_degraded")
+            return "degraded"
+        finally:
+            await client.aclose()
+        return "ok"
+
+    def report_error(self, error: BaseException, context: dict[str, object]) -> None:
+        """Hand an unexpected exception to every registered error-telemetry hook."""
+        for hook in self.error_hooks:
+            try:
+                hook(error, context)
+            except Exception:
+                log.exception("error_hook.failed")
+
+
+def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
+    """Wire adapters for ``settings``: SQLite or PostgreSQL, argon2, the shipped lists."""
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+    )
+    uow = SqlUnitOfWorkFactory(engine)
+    the_clock = clock or SystemClock()
+    hasher = Argon2Hasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost_kib=settings.argon2_memory_cost_kib,
+        parallelism=settings.argon2_parallelism,
+        concurrency=settings.argon2_max_concurrency,
+    )
+    users = UserService(
+        uow,
+        the_clock,
+        hasher,
+        ZxcvbnCommonPasswords(),
+        CursorCodec(settings.secret_key.get_secret_value().encode()),
+    )
+    return Container(
+        settings=settings, engine=engine, uow=uow, clock=the_clock, users=users, metrics=Metrics()
+    )
+
+

@@ -1,0 +1,93 @@
+"""Domain errors. They describe what went wrong in domain words and know nothing of HTTP."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the domain and the use cases raise on purpose."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(DomainError):
+    """A thing the caller named does not exist (or is not visible to them)."""
+
+
+class Conflict(DomainError):
+    """The change would break a uniqueness or state rule."""
+
+
+class InvalidValue(DomainError):
+    """A value breaks an invariant; ``field`` names the input it came from."""
+
+    def __init__(self, field: str, detail: str, kind: str = "value_error") -> None:
+        super().__init__(detail)
+        self.field = field
+        self.kind = kind
+
+
+class UserNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No user with this id exists.")
+
+
+class TenantNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No tenant with this id or slug exists.")
+
+
+class UsernameTaken(Conflict):
+    def __init__(self) -> None:
+        super().__init__("A user with this username already exists.")
+
+
+class EmailTaken(Conflict):
+    def __init__(self) -> None:
+        super().__init__("A user with this email address already exists.")
+
+
+class TenantSlugTaken(Conflict):
+    def __init__(self) -> None:
+        super().__init__("A tenant with this slug already exists.")
+
+
+class PasswordTooCommon(InvalidValue):
+    def __init__(self) -> None:
+        super().__init__(
+            "password", "This password is too common; choose another.", "password_too_common"
+        )
+
+
+class VersionMismatch(DomainError):
+    """The caller's precondition (``If-Match``) names a version that is no longer current."""
+
+    def __init__(self) -> None:
+        super().__init__("The resource has changed since the given ETag was issued.")
+
+
+class IdempotencyKeyReused(DomainError):
+    """An idempotency key was sent again with a different request."""
+
+    def __init__(self) -> None:
+        super().__init__("This Idempotency-Key was already used with a different request body.")
+
+
+class IdempotencyInProgress(DomainError):
+    """A request with the same idempotency key is still being processed."""
+
+    def __init__(self) -> None:
+        super().__init__("A request with this Idempotency-Key is still in progress; retry.")
+
+
+class InvalidCursor(DomainError):
+    def __init__(self) -> None:
+        super().__init__("The pagination cursor is invalid, tampered with, or from another query.")
+
+
+class StorageUnavailable(DomainError):
+    """The database (or another critical dependency) cannot be reached."""
+
+    def __init__(self) -> None:
+        super().__init__("The database is unavailable; retry shortly.")
