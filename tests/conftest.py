@@ -13,6 +13,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +36,12 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 #: Cheap argon2 parameters: tests check behaviour, not hashing cost.
 FAST_HASHING: dict[str, Any] = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8192}
+
+
+def run_in_thread(coro: Any) -> Any:
+    """Run a coroutine to completion on its own loop, even from inside a running loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -82,7 +89,7 @@ def postgres_database() -> Iterator[str]:
         finally:
             await engine.dispose()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    run_in_thread(admin(f'CREATE DATABASE "{name}"'))
     url = f"{base}/{name}"
 
     async def migrate() -> None:
@@ -92,9 +99,9 @@ def postgres_database() -> Iterator[str]:
         finally:
             await container.close()
 
-    asyncio.run(migrate())
+    run_in_thread(migrate())
     yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    run_in_thread(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 _TABLES_CHILD_FIRST = ["group_members", "idempotency_keys", "users", "groups", "tenants"]
