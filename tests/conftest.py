@@ -24,8 +24,9 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from truapi.adapters.sqlalchemy.engine import make_engine
 from truapi.api.app import create_app
-from truapi.bootstrap import build_container
+from truapi.bootstrap import build_container, migrate
 from truapi.config import Settings
 
 PG_ADMIN_URL = os.environ.get(
@@ -47,7 +48,9 @@ def run_in_thread(coro: Any) -> Any:
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url.replace("+asyncpg", ""))
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 1):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 1
+        ):
             return True
     except OSError:
         return False
@@ -126,10 +129,16 @@ def backend(request: pytest.FixtureRequest) -> str:
 async def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A migrated, empty database of the requested backend."""
     if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'truapi.db'}"
-    url: str = request.getfixturevalue("postgres_database")
-    await truncate_postgres(url)
-    return url
+        sqlite_url = f"sqlite+aiosqlite:///{tmp_path / 'truapi.db'}"
+        engine = make_engine(sqlite_url)
+        try:
+            await migrate(engine, sqlite_url)
+        finally:
+            await engine.dispose()
+        return sqlite_url
+    pg_url: str = request.getfixturevalue("postgres_database")
+    await truncate_postgres(pg_url)
+    return pg_url
 
 
 @pytest.fixture
@@ -141,7 +150,7 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
             **FAST_HASHING,
             **overrides,
         }
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **values)
 
     return make
 

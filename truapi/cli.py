@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
@@ -127,7 +126,7 @@ def users_create(
     """Create a user in the default tenant."""
     settings = _settings()
 
-    async def work(container: Container) -> str:
+    async def work(container: Container) -> tuple[str, str]:
         await container.start()
         created = await container.users.create(
             CreateUser(
@@ -142,17 +141,17 @@ def users_create(
         if admin:
             user = await container.users.get(container.default_tenant_id, uuid.UUID(user_id))
             await make_admin(container.uow, container.clock, container.default_tenant, user)
-        return user_id
+        return user_id, str(created.view["username"])
 
     try:
-        user_id = _run(settings, work)
+        user_id, name = _run(settings, work)
     except InvalidValue as exc:
         typer.echo(f"error: {exc.field} {exc.detail}", err=True)
         raise typer.Exit(2) from None
     except DomainError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"created user {username} ({user_id}){' as administrator' if admin else ''}")
+    typer.echo(f"created user {name} ({user_id}){' as administrator' if admin else ''}")
 
 
 def _checked_email(value: str) -> str:
@@ -167,4 +166,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

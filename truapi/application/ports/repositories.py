@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from truapi.domain.groups import Group, MemberType, Membership
+from truapi.domain.groups import Group, Membership, MemberType
 from truapi.domain.tenants import Tenant
 from truapi.domain.users import User, UserStatus
 

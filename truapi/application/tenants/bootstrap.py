@@ -10,7 +10,7 @@ from truapi.application.ports.clock import Clock
 from truapi.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from truapi.application.users.service import CreateUser, UserService
 from truapi.domain.errors import Conflict
-from truapi.domain.groups import Group, MemberType, Membership
+from truapi.domain.groups import Group, Membership, MemberType
 from truapi.domain.tenants import ADMINS_GROUP_NAME, DEFAULT_TENANT_SLUG, Tenant
 from truapi.domain.users import User
 

@@ -20,6 +20,7 @@ from truapi.application.ports.repositories import (
 from truapi.application.ports.security import CommonPasswords, PasswordHasher
 from truapi.application.ports.unit_of_work import UnitOfWorkFactory
 from truapi.domain.errors import (
+    IdempotencyInProgress,
     IdempotencyKeyReused,
     InvalidCursor,
     PasswordTooCommon,
@@ -97,7 +98,9 @@ class UserService:
         if self._common.is_common(password):
             raise PasswordTooCommon()
 
-    async def create(self, cmd: CreateUser, idempotency: IdempotentRequest | None = None) -> Created:
+    async def create(
+        self, cmd: CreateUser, idempotency: IdempotentRequest | None = None
+    ) -> Created:
         """Register a user; with an idempotency key, a repeat replays the first answer."""
         now = self._clock.now()
         if idempotency is not None:
@@ -118,13 +121,33 @@ class UserService:
             password_hash = await self._hasher.hash(cmd.password)
             user = replace(user, password_hash=password_hash)
         view = user.public_view()
+        try:
+            await self._insert(user, view, idempotency, now)
+        except IdempotencyInProgress:
+            # A twin request with the same key committed first: answer as it did.
+            assert idempotency is not None
+            replay = await self._replay(cmd.tenant_id, idempotency, now)
+            if replay is None:
+                raise
+            return replay
+        return Created(view=view, replayed=False)
+
+    async def _insert(
+        self,
+        user: User,
+        view: dict[str, Any],
+        idempotency: IdempotentRequest | None,
+        now: datetime,
+    ) -> None:
         async with self._uow() as uow:
             if idempotency is not None:
-                # Claiming the key first makes a concurrent twin wait on it, not on the username.
-                await uow.idempotency.delete(cmd.tenant_id, _CREATE_SCOPE, idempotency.key)
+                # Claiming the key before the username makes a concurrent twin wait on the key
+                # and then replay, rather than fail on the username. Only expired claims are
+                # cleared, never a live one.
+                await uow.idempotency.purge_before(now - IDEMPOTENCY_TTL)
                 await uow.idempotency.add(
                     IdempotencyRecord(
-                        tenant_id=cmd.tenant_id,
+                        tenant_id=user.tenant_id,
                         scope=_CREATE_SCOPE,
                         key=idempotency.key,
                         fingerprint=idempotency.fingerprint,
@@ -135,7 +158,6 @@ class UserService:
                 )
             await uow.users.add(user)
             await uow.commit()
-        return Created(view=view, replayed=False)
 
     async def _replay(
         self, tenant_id: uuid.UUID, request: IdempotentRequest, now: datetime
@@ -216,9 +238,7 @@ class UserService:
             user_id = uuid.UUID(raw_id)
             if sort.field == "username":
                 return UserKeyset(created_at=None, username=str(value), id=user_id)
-            return UserKeyset(
-                created_at=datetime.fromisoformat(value), username=None, id=user_id
-            )
+            return UserKeyset(created_at=datetime.fromisoformat(value), username=None, id=user_id)
         except (ValueError, TypeError) as exc:
             raise InvalidCursor() from exc
 

@@ -1,0 +1,184 @@
+"""The ``truapi`` command line, run as a user would run it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from truapi.adapters.sqlalchemy.engine import make_engine
+from truapi.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
+from truapi.application.tenants.bootstrap import is_admin
+from truapi.domain.tenants import DEFAULT_TENANT_SLUG
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(db_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
+    env.update(
+        APP_DATABASE_URL=db_url,
+        APP_ARGON2_TIME_COST="1",
+        APP_ARGON2_MEMORY_COST_KIB="8192",
+        **extra,
+    )
+    return env
+
+
+def truapi(
+    *args: str, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "truapi", *args],
+        env=env,
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_migrate_check_reports_a_schema_behind_then_up_to_date(tmp_path: Path) -> None:
+    env = _env(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    behind = truapi("migrate", "--check", env=env)
+    assert behind.returncode == 1, behind.stderr
+    assert "pending" in behind.stdout
+    applied = truapi("migrate", env=env)
+    assert applied.returncode == 0, applied.stderr
+    current = truapi("migrate", "--check", env=env)
+    assert current.returncode == 0, current.stderr
+    assert "up to date" in current.stdout
+
+
+def test_users_create_admin_records_a_tenant_administrator(tmp_path: Path) -> None:
+    db = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    env = _env(db)
+    made = truapi(
+        "users",
+        "create",
+        "--username",
+        "Root.Admin",
+        "--email",
+        "root@example.com",
+        "--password",
+        "a long and unusual passphrase",
+        "--admin",
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
+    assert "root.admin" in made.stdout
+    plain = truapi(
+        "users",
+        "create",
+        "--username",
+        "bob",
+        "--email",
+        "bob@example.com",
+        "--password",
+        "another unusual passphrase",
+        env=env,
+    )
+    assert plain.returncode == 0, plain.stderr
+    again = truapi(
+        "users",
+        "create",
+        "--username",
+        "ROOT.admin",
+        "--email",
+        "x@example.com",
+        "--password",
+        "a long and unusual passphrase",
+        env=env,
+    )
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+    bad = truapi(
+        "users",
+        "create",
+        "--username",
+        "x",
+        "--email",
+        "x@example.com",
+        "--password",
+        "a long and unusual passphrase",
+        env=env,
+    )
+    assert bad.returncode == 2
+    assert "username" in bad.stderr
+
+    async def admin_flags() -> tuple[bool, bool]:
+        engine = make_engine(db)
+        uow = SqlUnitOfWorkFactory(engine)
+        try:
+            async with uow(readonly=True) as tx:
+                tenant = await tx.tenants.get_by_slug(DEFAULT_TENANT_SLUG)
+                assert tenant is not None
+                root = await tx.users.get_by_username(tenant.id, "root.admin")
+                bob = await tx.users.get_by_username(tenant.id, "bob")
+            assert root is not None
+            assert bob is not None
+            return await is_admin(uow, tenant, root), await is_admin(uow, tenant, bob)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(admin_flags()) == (True, False)
+
+
+def test_production_refuses_the_development_secret(tmp_path: Path) -> None:
+    env = _env(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", APP_ENV="production")
+    result = truapi("migrate", env=env)
+    assert result.returncode == 2
+    assert "APP_SECRET_KEY" in result.stderr
+
+
+@pytest.mark.xdist_group("serve")
+def test_serve_bootstraps_an_admin_and_prints_the_password_only_to_the_console(
+    tmp_path: Path,
+) -> None:
+    port = _free_port()
+    env = _env(f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}")
+    out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "truapi", "serve", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=stdout,
+            stderr=stderr,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/health/live").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None, err.read_text()
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+            users = httpx.get(f"http://127.0.0.1:{port}/users").json()["items"]
+            assert [u["username"] for u in users] == ["admin"]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    printed = out.read_text()
+    assert "Bootstrap administrator created: admin" in printed
+    assert f"http://127.0.0.1:{port}" in printed
+    password = printed.split("password (shown once):", 1)[1].split()[0]
+    assert len(password) >= 20
+    assert password not in err.read_text()
