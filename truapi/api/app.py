@@ -58,11 +58,11 @@ def create_app(
     app.state.container = the_container
     exception_container(app, unavailable=the_container.unavailable_errors)
     app.include_router(health.router)
+    if settings.metrics_enabled:
+        app.include_router(health.metrics_router)
     app.include_router(users.router)
     if docs_on:
         docs.install_docs(app, openapi_url=OPENAPI_URL, title="TruAPI")
-    if not settings.metrics_enabled:
-        app.router.routes = [r for r in app.router.routes if getattr(r, "path", "") != "/metrics"]
     app.add_middleware(
         RequestContextMiddleware,
         metrics=the_container.metrics,

@@ -143,7 +143,7 @@ def problem_response(
 def domain_status(error: d.DomainError) -> tuple[int, str]:
     for cls in type(error).__mro__:
         if cls in DOMAIN_ERRORS:
-            return DOMAIN_ERRORS[cls]  # type: ignore[index]
+            return DOMAIN_ERRORS[cls]
     return 400, "bad_request"
 
 
@@ -153,7 +153,8 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     extra = None
     if isinstance(exc, d.InvalidValue):
         extra = {"errors": [{"loc": ["body", exc.field], "message": exc.detail, "type": exc.kind}]}
-        detail = f"{exc.field} {exc.detail}"
+        # "must be 3-32 characters long" needs its field; a full sentence stands alone.
+        detail = exc.detail if exc.detail[:1].isupper() else f"{exc.field} {exc.detail}"
     else:
         detail = exc.detail
     return problem_response(request, status, code, detail, extra=extra)
@@ -183,6 +184,11 @@ def _clean_loc(loc: Any) -> list[str | int]:
     return [part if isinstance(part, int) else str(part) for part in loc]
 
 
+def _clean_message(message: str) -> str:
+    # pydantic prefixes messages of ValueErrors raised by our own validators.
+    return message.removeprefix("Value error, ")
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     raw = exc.errors()
@@ -193,7 +199,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     errors = [
         {
             "loc": _clean_loc(err.get("loc", ())),
-            "message": str(err.get("msg", "invalid value")),
+            "message": _clean_message(str(err.get("msg", "invalid value"))),
             "type": str(err.get("type", "value_error")),
         }
         for err in raw
@@ -207,9 +213,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def exception_container(
-    app: FastAPI, *, unavailable: tuple[type[BaseException], ...] = ()
-) -> None:
+def exception_container(app: FastAPI, *, unavailable: tuple[type[Exception], ...] = ()) -> None:
     """Install every error handler, so each 4xx/5xx leaves as problem+json with a ``code``."""
     app.add_exception_handler(d.DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

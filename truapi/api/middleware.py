@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from truapi.api.errors import PROBLEM_JSON, ApiError, problem_body
@@ -53,6 +54,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started_at = time.perf_counter()
+        root_path = scope.get("root_path", "")  # routing into a mount rewrites it
         request_id = b""
         content_length = -1
         for name, value in scope["headers"]:
@@ -81,7 +83,7 @@ class RequestContextMiddleware:
         if scope["method"] in _BODY_METHODS:
             if content_length > self.max_body:
                 await self._send_problem(send_with_id, scope, rid, PayloadTooLarge(self.max_body))
-                self._finish(scope, status, started_at)
+                self._finish(scope, status, started_at, root_path)
                 return
             if content_length == -2:
                 await self._send_problem(
@@ -90,7 +92,7 @@ class RequestContextMiddleware:
                     rid,
                     ApiError(400, "malformed_request", "Content-Length is not a number."),
                 )
-                self._finish(scope, status, started_at)
+                self._finish(scope, status, started_at, root_path)
                 return
             app_receive = self._limited(receive)
         try:
@@ -113,7 +115,7 @@ class RequestContextMiddleware:
                     ApiError(500, "internal_error", "An unexpected error occurred."),
                 )
         finally:
-            self._finish(scope, status, started_at)
+            self._finish(scope, status, started_at, root_path)
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0
@@ -133,7 +135,10 @@ class RequestContextMiddleware:
     async def _send_problem(self, send: Send, scope: Scope, rid: str, error: ApiError) -> None:
         body = json.dumps(
             problem_body(
-                error.status_code, error.code, str(error.detail), instance=scope["path"],
+                error.status_code,
+                error.code,
+                str(error.detail),
+                instance=scope["path"],
                 request_id=rid,
             )
         ).encode()
@@ -150,10 +155,10 @@ class RequestContextMiddleware:
         )
         await send({"type": "http.response.body", "body": body})
 
-    def _finish(self, scope: Scope, status: int, started_at: float) -> None:
+    def _finish(self, scope: Scope, status: int, started_at: float, root_path: str) -> None:
         elapsed = time.perf_counter() - started_at
         route: Any = scope.get("route")
-        template = getattr(route, "path", None) or "<unmatched>"
+        template = getattr(route, "path", None) or _template_of(scope, root_path)
         method = scope["method"]
         if self.metrics is not None:
             self.metrics.observe(method, template, status, elapsed)
@@ -169,3 +174,18 @@ class RequestContextMiddleware:
             principal=state.get("principal"),
         )
         structlog.contextvars.clear_contextvars()
+
+
+def _template_of(scope: Scope, root_path: str) -> str:
+    """The template of a route FastAPI does not record in the scope (``/openapi.json``,
+    mounts such as the docs assets), so metrics never carry a raw path; else ``<unmatched>``.
+    """
+    router: Any = scope.get("router")
+    if router is None:
+        return "<unmatched>"
+    probe = {"type": "http", "path": scope["path"], "root_path": root_path, "method": "GET"}
+    for candidate in getattr(router, "routes", ()):
+        match, _ = candidate.matches(probe)
+        if match is Match.FULL:
+            return str(getattr(candidate, "path", "<unmatched>"))
+    return "<unmatched>"

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict
 from truapi.api.deps import get_container
 
 router = APIRouter(tags=["health"])
+#: Included only when ``APP_METRICS_ENABLED`` is on.
+metrics_router = APIRouter(tags=["health"])
 
 
 class Live(BaseModel):
@@ -64,7 +66,7 @@ async def ready(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if db_ok else 503)
 
 
-@router.get(
+@metrics_router.get(
     "/metrics",
     summary="Prometheus metrics",
     response_class=Response,

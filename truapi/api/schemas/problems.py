@@ -38,6 +38,9 @@ _DESCRIPTIONS = {
 }
 
 
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
 def problem_responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
     """``responses=`` entries documenting each error status with the problem model."""
     out: dict[int | str, dict[str, Any]] = {}
@@ -45,6 +48,8 @@ def problem_responses(*statuses: int, **descriptions: str) -> dict[int | str, di
         out[status] = {
             "model": Problem,
             "description": descriptions.get(f"s{status}", _DESCRIPTIONS.get(status, "Error")),
-            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
         }
     return out
