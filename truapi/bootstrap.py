@@ -39,7 +39,7 @@ log = structlog.get_logger("truapi")
 ErrorHook = Callable[[BaseException, dict[str, object]], None]
 
 #: Exceptions meaning "the database cannot be reached": answered 503, never 500.
-UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
@@ -101,7 +101,7 @@ class Container:
     users: UserService
     metrics: Metrics
     error_hooks: list[ErrorHook] = field(default_factory=list)
-    unavailable_errors: tuple[type[BaseException], ...] = UNAVAILABLE_ERRORS
+    unavailable_errors: tuple[type[Exception], ...] = UNAVAILABLE_ERRORS
     _default_tenant: Tenant | None = None
 
     @property
@@ -198,5 +198,3 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     return Container(
         settings=settings, engine=engine, uow=uow, clock=the_clock, users=users, metrics=Metrics()
     )
-
-

@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Secrets that ship with the code. Fine on a laptop; refused under ``APP_ENV=production``.
-DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production"
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production"  # noqa: S105 (refused in prod)
 
 
 class Environment(StrEnum):

@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 _SECRET_KEYS = frozenset(
-    {"password", "new_password", "current_password", "token", "access_token", "refresh_token",
-     "secret", "authorization", "api_key", "code", "totp", "key"}
+    {
+        "password",
+        "new_password",
+        "current_password",
+        "token",
+        "access_token",
+        "refresh_token",
+        "secret",
+        "authorization",
+        "api_key",
+        "code",
+        "totp",
+        "key",
+    }
 )
 
 
-def _drop_secrets(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _drop_secrets(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """Last line of defence: a field named like a secret is never written."""
     for name in _SECRET_KEYS.intersection(event):
         event[name] = "[redacted]"
