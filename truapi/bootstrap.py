@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import asyncpg
 import structlog
 from alembic import command
 from alembic.config import Config
@@ -43,9 +45,12 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
+    # Raised by the drivers themselves when a connection cannot be opened in time or at all.
     ConnectionError,
-    OSError,
     TimeoutError,
+    socket.gaierror,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InterfaceError,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

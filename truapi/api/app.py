@@ -11,6 +11,7 @@ from truapi import __version__
 from truapi.api.errors import exception_container
 from truapi.api.middleware import RequestContextMiddleware
 from truapi.api.routers import docs, health, users
+from truapi.api.schemas.problems import problem_responses
 from truapi.bootstrap import Container, build_container
 from truapi.config import Settings
 
@@ -39,6 +40,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await the_container.start(migrate_first=migrate_on_start)
+        # A configured bootstrap admin is made by any start-up; a generated one only by
+        # `truapi serve`, which can show its password on the console.
+        await the_container.bootstrap_admin(generate_when_unset=False)
         try:
             yield
         finally:
@@ -60,7 +64,7 @@ def create_app(
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.include_router(health.metrics_router)
-    app.include_router(users.router)
+    app.include_router(users.router, responses=problem_responses(500))
     if docs_on:
         docs.install_docs(app, openapi_url=OPENAPI_URL, title="TruAPI")
     app.add_middleware(

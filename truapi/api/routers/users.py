@@ -194,6 +194,7 @@ async def list_users(
     )
     page = await users.list(tenant_id, query, limit, cursor)
     if page.next_cursor is not None:
-        next_url = request.url.include_query_params(cursor=page.next_cursor)
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
+        # A relative reference (RFC 8288 allows it) stays right behind any proxy or scheme.
+        next_query = request.url.include_query_params(cursor=page.next_cursor).query
+        response.headers["Link"] = f'<{request.url.path}?{next_query}>; rel="next"'
     return {"items": [u.public_view() for u in page.items], "next_cursor": page.next_cursor}

@@ -34,6 +34,7 @@ _DESCRIPTIONS = {
     413: "Body larger than `APP_MAX_BODY_BYTES` (`payload_too_large`)",
     415: "Body is not `application/json` (`unsupported_media_type`)",
     422: "Validation failed (`validation_error`, …)",
+    500: "Unexpected error (`internal_error`); the body holds no internals",
     503: "Database unavailable (`service_unavailable`)",
 }
 
