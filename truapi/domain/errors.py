@@ -53,6 +53,11 @@ class TenantSlugTaken(Conflict):
         super().__init__("A tenant with this slug already exists.")
 
 
+class GroupNameTaken(Conflict):
+    def __init__(self) -> None:
+        super().__init__("A group with this name already exists.")
+
+
 class PasswordTooCommon(InvalidValue):
     def __init__(self) -> None:
         super().__init__(

@@ -6,7 +6,7 @@ import re
 import unicodedata
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -50,13 +50,23 @@ def normalize_email(raw: str) -> str:
     """Lower-case an already syntax-checked address, with its domain in Unicode form."""
     value = unicodedata.normalize("NFC", raw.strip())
     local, sep, domain = value.rpartition("@")
-    if not sep or not local or not domain or any(ch.isspace() for ch in value):
+    # IDNA maps compatibility forms (full-width letters and dots) to their plain forms, so a
+    # full-width spelling of "example.com" names the same domain as "example.com".
+    domain = unicodedata.normalize("NFKC", domain)
+    if (
+        not sep
+        or not local
+        or not domain
+        or "@" in domain
+        or any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in local + domain)
+    ):
         raise InvalidValue("email", "is not a valid email address", "value_error")
     labels = []
     for label in domain.split("."):
         if label.lower().startswith("xn--"):
             try:
-                label = label.encode("ascii").decode("idna")
+                # The codec only recognises a lower-case ACE prefix ("XN--" would stay as is).
+                label = label.lower().encode("ascii").decode("idna")
             except UnicodeError as exc:
                 raise InvalidValue("email", "has an invalid domain", "value_error") from exc
         labels.append(label)
@@ -77,9 +87,7 @@ def normalize_display_name(raw: str) -> str:
         )
     for ch in value:
         if unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS:
-            raise InvalidValue(
-                "display_name", "must not contain control characters", "value_error"
-            )
+            raise InvalidValue("display_name", "must not contain control characters", "value_error")
     return value
 
 
@@ -182,4 +190,7 @@ def truncate_to_millis(value: datetime) -> datetime:
 
 def format_timestamp(value: datetime) -> str:
     """RFC 3339 in UTC with a ``Z`` suffix and millisecond precision."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime has no defined instant")
+    value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

@@ -5,16 +5,30 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from truapi.adapters.memory.store import MemoryStore
 from truapi.application.ports.repositories import (
     IdempotencyRecord,
     UserKeyset,
     UserQuery,
 )
-from truapi.adapters.memory.store import MemoryStore
-from truapi.domain.errors import EmailTaken, IdempotencyInProgress, TenantSlugTaken, UsernameTaken
-from truapi.domain.groups import Group, MemberType, Membership
+from truapi.domain.errors import (
+    Conflict,
+    EmailTaken,
+    GroupNameTaken,
+    IdempotencyInProgress,
+    TenantNotFound,
+    TenantSlugTaken,
+    UsernameTaken,
+)
+from truapi.domain.groups import Group, Membership, MemberType
 from truapi.domain.tenants import Tenant
 from truapi.domain.users import User
+
+
+def _check_tenant(store: MemoryStore, tenant_id: uuid.UUID) -> None:
+    """Rows of a tenant need the tenant, as the foreign keys of the SQL schema demand."""
+    if tenant_id not in store.tenants:
+        raise TenantNotFound()
 
 
 class MemoryUserRepository:
@@ -31,24 +45,28 @@ class MemoryUserRepository:
                 return user
         return None
 
-    def _check_unique(self, user: User) -> None:
-        for other in self._s.users.values():
-            if other.tenant_id != user.tenant_id or other.id == user.id:
-                continue
-            if other.username == user.username:
-                raise UsernameTaken()
-            if other.email == user.email:
-                raise EmailTaken()
+    def _check_unique(self, user: User, *, exclude: uuid.UUID | None = None) -> None:
+        # The username is named first, whichever row clashes, as the SQL adapter does.
+        others = [
+            u for u in self._s.users.values() if u.tenant_id == user.tenant_id and u.id != exclude
+        ]
+        if any(other.username == user.username for other in others):
+            raise UsernameTaken()
+        if any(other.email == user.email for other in others):
+            raise EmailTaken()
 
     async def add(self, user: User) -> None:
+        _check_tenant(self._s, user.tenant_id)
         self._check_unique(user)
+        if user.id in self._s.users:
+            raise Conflict("A user with this id already exists.")
         self._s.users[user.id] = user
 
     async def update(self, user: User) -> bool:
         current = await self.get(user.tenant_id, user.id)
         if current is None or current.version != user.version - 1:
             return False
-        self._check_unique(user)
+        self._check_unique(user, exclude=user.id)
         self._s.users[user.id] = user
         return True
 
@@ -77,9 +95,9 @@ class MemoryUserRepository:
                 else (after.created_at, after.id)
             )
             if query.sort.descending:
-                matches = [u for u in matches if key(u) < pivot]  # type: ignore[operator]
+                matches = [u for u in matches if key(u) < pivot]
             else:
-                matches = [u for u in matches if key(u) > pivot]  # type: ignore[operator]
+                matches = [u for u in matches if key(u) > pivot]
         return matches[:limit]
 
     async def count(self, tenant_id: uuid.UUID) -> int:
@@ -117,6 +135,8 @@ class MemoryTenantRepository:
     async def add(self, tenant: Tenant) -> None:
         if await self.get_by_slug(tenant.slug) is not None:
             raise TenantSlugTaken()
+        if tenant.id in self._s.tenants:
+            raise Conflict("A tenant with this id already exists.")
         self._s.tenants[tenant.id] = tenant
 
 
@@ -132,6 +152,11 @@ class MemoryGroupRepository:
         return None
 
     async def add(self, group: Group) -> None:
+        _check_tenant(self._s, group.tenant_id)
+        if await self.get_by_name(group.tenant_id, group.name) is not None:
+            raise GroupNameTaken()
+        if group.id in self._s.groups:
+            raise Conflict("A group with this id already exists.")
         self._s.groups[group.id] = group
 
     async def add_member(self, membership: Membership) -> None:
@@ -183,6 +208,7 @@ class MemoryIdempotencyRepository:
         return self._s.idempotency.get((tenant_id, scope, key))
 
     async def add(self, record: IdempotencyRecord) -> None:
+        _check_tenant(self._s, record.tenant_id)
         slot = (record.tenant_id, record.scope, record.key)
         if slot in self._s.idempotency:
             raise IdempotencyInProgress()

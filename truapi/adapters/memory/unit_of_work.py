@@ -12,9 +12,20 @@ from truapi.adapters.memory.repositories import (
     MemoryUserRepository,
 )
 from truapi.adapters.memory.store import MemoryStore
+from truapi.application.ports.repositories import (
+    GroupRepository,
+    IdempotencyRepository,
+    TenantRepository,
+    UserRepository,
+)
 
 
 class MemoryUnitOfWork:
+    users: UserRepository
+    tenants: TenantRepository
+    groups: GroupRepository
+    idempotency: IdempotencyRepository
+
     def __init__(self, store: MemoryStore, *, readonly: bool = False) -> None:
         self._store = store
         self._readonly = readonly

@@ -6,8 +6,8 @@ import asyncio
 from functools import cached_property
 
 import argon2
-from argon2.exceptions import InvalidHashError, VerificationError
 from anyio import to_thread
+from argon2.exceptions import InvalidHashError, VerificationError
 
 
 class Argon2Hasher:

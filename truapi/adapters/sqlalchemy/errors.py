@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NoReturn
+
 from sqlalchemy.exc import IntegrityError
 
 from truapi.domain.errors import DomainError
@@ -15,9 +18,17 @@ def constraint_hit(error: IntegrityError, *names: str) -> bool:
     return all(name in message for name in names)
 
 
-def translate(error: IntegrityError, mapping: list[tuple[tuple[str, ...], DomainError]]) -> None:
+def translate(
+    error: IntegrityError, mapping: Sequence[tuple[tuple[str, ...], DomainError]]
+) -> NoReturn:
     """Raise the first domain error whose names all appear in ``error``; else re-raise it."""
     for names, domain_error in mapping:
         if constraint_hit(error, *names):
             raise domain_error from None
     raise error
+
+
+def foreign_key_violated(error: IntegrityError) -> bool:
+    """Whether ``error`` is a missing referenced row ("FOREIGN KEY constraint failed" on
+    SQLite, "violates foreign key constraint" on PostgreSQL)."""
+    return "foreign key constraint" in str(error.orig).lower()

@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, false, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from truapi.adapters.sqlalchemy.errors import translate
-from truapi.adapters.sqlalchemy.tables import groups, group_members, idempotency_keys, tenants, users
+from truapi.adapters.sqlalchemy.errors import foreign_key_violated, translate
+from truapi.adapters.sqlalchemy.tables import (
+    group_members,
+    groups,
+    idempotency_keys,
+    tenants,
+    users,
+)
 from truapi.application.ports.repositories import IdempotencyRecord, UserKeyset, UserQuery
-from truapi.domain.errors import EmailTaken, IdempotencyInProgress, TenantSlugTaken, UsernameTaken
-from truapi.domain.groups import Group, MemberType, Membership
+from truapi.domain.errors import (
+    Conflict,
+    DomainError,
+    EmailTaken,
+    GroupNameTaken,
+    IdempotencyInProgress,
+    TenantNotFound,
+    TenantSlugTaken,
+    UsernameTaken,
+)
+from truapi.domain.groups import Group, Membership, MemberType
 from truapi.domain.tenants import Tenant, TenantStatus
 from truapi.domain.users import User, UserStatus
 
@@ -24,8 +41,13 @@ _USER_CONFLICTS = [
     (("users", "email"), EmailTaken()),
 ]
 
+
+_SEARCH_SEPARATOR = "\n"
+
+
 def _search_key(user: User) -> str:
-    return f"{user.username}\n{user.email}\n{user.display_name.lower()}"
+    """Lower-cased username, email and display name, joined by a character none can hold."""
+    return _SEARCH_SEPARATOR.join((user.username, user.email, user.display_name.lower()))
 
 
 def _user_row(user: User) -> dict[str, Any]:
@@ -61,6 +83,35 @@ def _to_user(row: Any) -> User:
     )
 
 
+async def _insert_unless_conflict(
+    conn: AsyncConnection,
+    table: Table,
+    values: dict[str, Any],
+    *,
+    on_missing_reference: DomainError | None = None,
+) -> bool:
+    """Insert one row; False (and a still usable transaction) when a unique key clashes.
+
+    ``ON CONFLICT DO NOTHING`` instead of catching ``IntegrityError``: on PostgreSQL an error
+    aborts the whole transaction, and the caller is then told which key clashed by a query.
+    A missing referenced row raises ``on_missing_reference`` when given.
+    """
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table).values(values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        stmt = insert(table).values(values)
+    try:
+        result = await conn.execute(stmt)
+    except IntegrityError as exc:
+        if on_missing_reference is not None and foreign_key_violated(exc):
+            raise on_missing_reference from None
+        raise
+    return bool(result.rowcount == 1)
+
+
 def escape_like(value: str) -> str:
     """Make ``%``, ``_`` and ``\\`` literal in a LIKE pattern (escape character ``\\``)."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -85,14 +136,45 @@ class SqlUserRepository:
         return _to_user(row) if row is not None else None
 
     async def add(self, user: User) -> None:
-        try:
-            await self._c.execute(insert(users).values(_user_row(user)))
-        except IntegrityError as exc:
-            translate(exc, _USER_CONFLICTS)
+        if await _insert_unless_conflict(
+            self._c, users, _user_row(user), on_missing_reference=TenantNotFound()
+        ):
+            return
+        # Name the clash the way every adapter does: the username first, then the email.
+        result = await self._c.execute(
+            select(users.c.username).where(
+                users.c.tenant_id == user.tenant_id,
+                or_(users.c.username == user.username, users.c.email == user.email),
+            )
+        )
+        clashes = [row.username for row in result]
+        if user.username in clashes:
+            raise UsernameTaken()
+        if clashes:
+            raise EmailTaken()
+        raise Conflict("A user with this id already exists.")
 
     async def update(self, user: User) -> bool:
         row = _user_row(user)
         del row["id"], row["tenant_id"], row["created_at"]
+        stored = await self._c.execute(
+            select(users.c.version).where(
+                users.c.tenant_id == user.tenant_id, users.c.id == user.id
+            )
+        )
+        if stored.scalar_one_or_none() != user.version - 1:
+            return False
+        # Checked before writing so a clash leaves the transaction usable; the constraint still
+        # guards against a concurrent writer.
+        taken = await self._c.execute(
+            select(users.c.id).where(
+                users.c.tenant_id == user.tenant_id,
+                users.c.email == user.email,
+                users.c.id != user.id,
+            )
+        )
+        if taken.first() is not None:
+            raise EmailTaken()
         try:
             result = await self._c.execute(
                 update(users)
@@ -118,14 +200,20 @@ class SqlUserRepository:
     ) -> list[User]:
         conditions: list[ColumnElement[bool]] = [users.c.tenant_id == tenant_id]
         if query.q is not None:
-            pattern = f"%{escape_like(query.q.lower())}%"
-            conditions.append(users.c.search_key.like(pattern, escape="\\"))
+            if any(unicodedata.category(ch) == "Cc" for ch in query.q):
+                # No field holds a control character. Without this a needle could span two
+                # fields across the newline separator, and PostgreSQL refuses NUL outright.
+                conditions.append(false())
+            else:
+                pattern = f"%{escape_like(query.q.lower())}%"
+                conditions.append(users.c.search_key.like(pattern, escape="\\"))
         if query.status is not None:
             conditions.append(users.c.status == query.status.value)
-        if query.username is not None:
-            conditions.append(users.c.username == query.username)
-        if query.email is not None:
-            conditions.append(users.c.email == query.email)
+        for column, wanted in ((users.c.username, query.username), (users.c.email, query.email)):
+            if wanted is None:
+                continue
+            # PostgreSQL refuses NUL in text, and no stored value holds one.
+            conditions.append(column == wanted if "\x00" not in wanted else false())
         if query.created_after is not None:
             conditions.append(users.c.created_at > query.created_after)
         if query.created_before is not None:
@@ -181,18 +269,18 @@ class SqlTenantRepository:
         return self._to_tenant(row) if row is not None else None
 
     async def add(self, tenant: Tenant) -> None:
-        try:
-            await self._c.execute(
-                insert(tenants).values(
-                    id=tenant.id,
-                    slug=tenant.slug,
-                    name=tenant.name,
-                    status=tenant.status.value,
-                    created_at=tenant.created_at,
-                )
-            )
-        except IntegrityError as exc:
-            translate(exc, [(("tenants", "slug"), TenantSlugTaken())])
+        row = {
+            "id": tenant.id,
+            "slug": tenant.slug,
+            "name": tenant.name,
+            "status": tenant.status.value,
+            "created_at": tenant.created_at,
+        }
+        if await _insert_unless_conflict(self._c, tenants, row):
+            return
+        if await self.get_by_slug(tenant.slug) is not None:
+            raise TenantSlugTaken()
+        raise Conflict("A tenant with this id already exists.")
 
 
 class SqlGroupRepository:
@@ -220,36 +308,37 @@ class SqlGroupRepository:
         )
 
     async def add(self, group: Group) -> None:
-        await self._c.execute(
-            insert(groups).values(
-                id=group.id,
-                tenant_id=group.tenant_id,
-                name=group.name,
-                name_key=group.name.lower(),
-                description=group.description,
-                external_id=group.external_id,
-                created_at=group.created_at,
-                updated_at=group.updated_at,
-            )
-        )
-
-    async def add_member(self, membership: Membership) -> None:
-        if await self.is_member(
-            membership.tenant_id,
-            membership.group_id,
-            membership.member_type,
-            membership.member_id,
+        row = {
+            "id": group.id,
+            "tenant_id": group.tenant_id,
+            "name": group.name,
+            "name_key": group.name.lower(),
+            "description": group.description,
+            "external_id": group.external_id,
+            "created_at": group.created_at,
+            "updated_at": group.updated_at,
+        }
+        if await _insert_unless_conflict(
+            self._c, groups, row, on_missing_reference=TenantNotFound()
         ):
             return
-        await self._c.execute(
-            insert(group_members).values(
-                tenant_id=membership.tenant_id,
-                group_id=membership.group_id,
-                member_type=membership.member_type.value,
-                member_id=membership.member_id,
-                source=membership.source,
-                created_at=membership.created_at,
-            )
+        if await self.get_by_name(group.tenant_id, group.name) is not None:
+            raise GroupNameTaken()
+        raise Conflict("A group with this id already exists.")
+
+    async def add_member(self, membership: Membership) -> None:
+        # DO NOTHING also covers two writers adding the same membership at once.
+        await _insert_unless_conflict(
+            self._c,
+            group_members,
+            {
+                "tenant_id": membership.tenant_id,
+                "group_id": membership.group_id,
+                "member_type": membership.member_type.value,
+                "member_id": membership.member_id,
+                "source": membership.source,
+                "created_at": membership.created_at,
+            },
         )
 
     async def is_member(
@@ -314,20 +403,20 @@ class SqlIdempotencyRepository:
         )
 
     async def add(self, record: IdempotencyRecord) -> None:
-        try:
-            await self._c.execute(
-                insert(idempotency_keys).values(
-                    tenant_id=record.tenant_id,
-                    scope=record.scope,
-                    key=record.key,
-                    fingerprint=record.fingerprint,
-                    status=record.status,
-                    response=record.response,
-                    created_at=record.created_at,
-                )
-            )
-        except IntegrityError as exc:
-            translate(exc, [(("idempotency_keys",), IdempotencyInProgress())])
+        row = {
+            "tenant_id": record.tenant_id,
+            "scope": record.scope,
+            "key": record.key,
+            "fingerprint": record.fingerprint,
+            "status": record.status,
+            "response": record.response,
+            "created_at": record.created_at,
+        }
+        # On PostgreSQL a twin in flight makes this wait for it, then find the key taken.
+        if not await _insert_unless_conflict(
+            self._c, idempotency_keys, row, on_missing_reference=TenantNotFound()
+        ):
+            raise IdempotencyInProgress()
 
     async def delete(self, tenant_id: uuid.UUID, scope: str, key: str) -> None:
         await self._c.execute(delete(idempotency_keys).where(self._where(tenant_id, scope, key)))

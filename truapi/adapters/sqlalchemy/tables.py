@@ -56,6 +56,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Byte order on PostgreSQL too, so sorting by username matches SQLite and the memory adapter.
+_USERNAME_TYPE = String(32).with_variant(String(32, collation="C"), "postgresql")
+
 tenants = Table(
     "tenants",
     metadata,
@@ -70,11 +73,8 @@ users = Table(
     "users",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column(
-        "tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
-    ),
-    # Byte order on PostgreSQL too, so sorting by username matches SQLite and the memory adapter.
-    Column("username", String(32).with_variant(String(32, collation="C"), "postgresql"), nullable=False),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("username", _USERNAME_TYPE, nullable=False),
     Column("email", String(254), nullable=False),
     Column("display_name", String(100), nullable=False),
     # Lower-cased "username\nemail\ndisplay name": one column for the ``q`` substring search,
@@ -95,9 +95,7 @@ groups = Table(
     "groups",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column(
-        "tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(100), nullable=False),
     # Group names are unique per tenant regardless of case.
     Column("name_key", String(100), nullable=False),
@@ -124,9 +122,7 @@ group_members = Table(
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
-    Column(
-        "tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
     Column("scope", String(100), primary_key=True),
     Column("key", String(255), primary_key=True),
     Column("fingerprint", String(64), nullable=False),

@@ -14,9 +14,20 @@ from truapi.adapters.sqlalchemy.repositories import (
     SqlTenantRepository,
     SqlUserRepository,
 )
+from truapi.application.ports.repositories import (
+    GroupRepository,
+    IdempotencyRepository,
+    TenantRepository,
+    UserRepository,
+)
 
 
 class SqlUnitOfWork:
+    users: UserRepository
+    tenants: TenantRepository
+    groups: GroupRepository
+    idempotency: IdempotencyRepository
+
     def __init__(self, engine: AsyncEngine, *, readonly: bool) -> None:
         self._engine = engine
         self._readonly = readonly
