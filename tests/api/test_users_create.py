@@ -77,6 +77,7 @@ async def test_create_returns_201_location_and_the_user(client: httpx.AsyncClien
     got = await client.get(response.headers["location"])
     assert got.status_code == 200
     assert got.json() == user
+    assert got.headers["etag"] == response.headers["etag"]
     assert_no_secret(got.text)
     listed = await client.get("/users")
     assert listed.json()["items"] == [user]

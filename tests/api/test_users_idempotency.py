@@ -18,6 +18,7 @@ async def test_same_key_and_body_replays_the_first_response(client: httpx.AsyncC
     assert second.status_code == 201, second.text
     assert second.json() == first.json()
     assert second.headers["location"] == first.headers["location"]
+    assert second.headers["etag"] == first.headers["etag"]
     assert "violet" not in second.text
     assert [u["id"] for u in await all_users(client)] == [first.json()["id"]]
 

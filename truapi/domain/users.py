@@ -166,7 +166,7 @@ class User:
 
     @property
     def etag(self) -> str:
-        return f'"{self.id.hex[:12]}-{self.version}"'
+        return user_etag(self.id, self.version)
 
     def public_view(self) -> dict[str, Any]:
         """The user as clients see it: never the password hash."""
@@ -181,6 +181,11 @@ class User:
             "created_at": format_timestamp(self.created_at),
             "updated_at": format_timestamp(self.updated_at),
         }
+
+
+def user_etag(user_id: uuid.UUID, version: int) -> str:
+    """The strong entity tag of one version of a user."""
+    return f'"{user_id.hex[:12]}-{version}"'
 
 
 def truncate_to_millis(value: datetime) -> datetime:

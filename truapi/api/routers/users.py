@@ -60,7 +60,7 @@ async def create_user(
         ),
         idem,
     )
-    headers = {"Location": f"/users/{result.view['id']}"}
+    headers = {"Location": f"/users/{result.view['id']}", "ETag": result.etag}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(result.view, status_code=201, headers=headers)

@@ -28,7 +28,7 @@ from truapi.domain.errors import (
     VersionMismatch,
 )
 from truapi.domain.groups import MemberType
-from truapi.domain.users import User, UserStatus, check_password_length
+from truapi.domain.users import User, UserStatus, check_password_length, user_etag
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 _CREATE_SCOPE = "POST /users"
@@ -69,9 +69,10 @@ class IdempotentRequest:
 
 @dataclass(frozen=True, slots=True)
 class Created:
-    """The outcome of a create: the user's public view, and whether it was a replay."""
+    """The outcome of a create: the user's public view and ETag, and whether it was a replay."""
 
     view: dict[str, Any]
+    etag: str
     replayed: bool
 
 
@@ -130,7 +131,7 @@ class UserService:
             if replay is None:
                 raise
             return replay
-        return Created(view=view, replayed=False)
+        return Created(view=view, etag=user.etag, replayed=False)
 
     async def _insert(
         self,
@@ -168,7 +169,9 @@ class UserService:
             return None
         if record.fingerprint != request.fingerprint:
             raise IdempotencyKeyReused()
-        return Created(view=record.response, replayed=True)
+        # The record is written with the user's first version, so its ETag is version 1's.
+        etag = user_etag(uuid.UUID(str(record.response["id"])), 1)
+        return Created(view=record.response, etag=etag, replayed=True)
 
     async def get(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User:
         """The user with this id in this tenant, or ``UserNotFound``."""
