@@ -24,6 +24,7 @@ DOMAIN_ERRORS: dict[type[d.DomainError], tuple[int, str]] = {
     d.UsernameTaken: (409, "username_taken"),
     d.EmailTaken: (409, "email_taken"),
     d.TenantSlugTaken: (409, "tenant_slug_taken"),
+    d.GroupNameTaken: (409, "group_name_taken"),
     d.VersionMismatch: (412, "precondition_failed"),
     d.IdempotencyKeyReused: (422, "idempotency_key_reused"),
     d.IdempotencyInProgress: (409, "idempotency_in_progress"),

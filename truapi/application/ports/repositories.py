@@ -58,7 +58,8 @@ class UserRepository(Protocol):
     async def get_by_username(self, tenant_id: uuid.UUID, username: str) -> User | None: ...
 
     async def add(self, user: User) -> None:
-        """Insert; raises ``UsernameTaken`` / ``EmailTaken`` when a unique key clashes."""
+        """Insert; ``UsernameTaken`` / ``EmailTaken`` on a clash (username checked first),
+        ``TenantNotFound`` for a missing tenant, ``Conflict`` for a reused id."""
 
     async def update(self, user: User) -> bool:
         """Store ``user`` if the stored version is ``user.version - 1``; False otherwise."""
@@ -90,7 +91,8 @@ class GroupRepository(Protocol):
 
     async def get_by_name(self, tenant_id: uuid.UUID, name: str) -> Group | None: ...
 
-    async def add(self, group: Group) -> None: ...
+    async def add(self, group: Group) -> None:
+        """Insert; ``GroupNameTaken`` when the name (without case) exists in the tenant."""
 
     async def add_member(self, membership: Membership) -> None:
         """Insert the membership; adding an existing one changes nothing."""
