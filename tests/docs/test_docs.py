@@ -12,11 +12,9 @@ import ast
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -27,6 +25,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from tests.live_server import running_server
 from truapi.api.errors import DOMAIN_ERRORS, STATUS_CODES
 from truapi.config import Settings
 
@@ -283,67 +282,17 @@ def code_blocks(path: Path, lang: str) -> list[CodeBlock]:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_live(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = log.read_text(encoding="utf-8", errors="replace")
-            pytest.fail(f"the server exited with {process.returncode}:\n{output}")
-        try:
-            if httpx.get(f"{base_url}/health/live", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    output = log.read_text(encoding="utf-8", errors="replace")
-    pytest.fail(f"the server did not answer /health/live in {SERVER_START_TIMEOUT_S} s:\n{output}")
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``truapi serve`` on a fresh SQLite file and a free port; yields its base URL."""
-    workdir = tmp_path_factory.mktemp("docs-server")  # no stray .env is read from here
-    port = _free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("APP_")}
-    env.update(
-        {
-            "APP_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'truapi.db'}",
-            "APP_ENV": "test",
-            "APP_BOOTSTRAP_ADMIN_USERNAME": BOOTSTRAP_ADMIN,
-            "APP_BOOTSTRAP_ADMIN_PASSWORD": "the docs examples passphrase",
-            "APP_ARGON2_TIME_COST": "1",
-            "APP_ARGON2_MEMORY_COST_KIB": "8192",
-            "APP_LOG_LEVEL": "warning",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
-        }
-    )
-    log = workdir / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "truapi", "serve", "--port", str(port)],
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_until_live(base_url, process, log)
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with running_server(
+        tmp_path_factory.mktemp("docs-server"),
+        APP_ENV="test",
+        APP_BOOTSTRAP_ADMIN_USERNAME=BOOTSTRAP_ADMIN,
+        APP_BOOTSTRAP_ADMIN_PASSWORD="the docs examples passphrase",
+        APP_LOG_LEVEL="warning",
+    ) as server:
+        yield server.base_url
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import IN_CI
-from tests.e2e.conftest import Server
+from tests.live_server import Server
 
 CHROMIUM = Path("/usr/bin/chromium")
 BROWSER_TIMEOUT_S = 180
@@ -80,7 +80,7 @@ def test_swagger_ui_renders_the_users_operations_offline(server: Server, tmp_pat
         assert summary in dom, summary
     assert "TruAPI" in dom
     # The browser got the assets and the spec from this server (nothing else resolves).
-    log = server.log.read_text(errors="replace")
+    log = server.stderr.read_text(errors="replace")
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
         assert asset in log, server.log_tail()
     assert "Traceback" not in log, server.log_tail()

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.live_server import running_server
 from truapi.adapters.sqlalchemy.engine import make_engine
 from truapi.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from truapi.application.tenants.bootstrap import is_admin
@@ -44,12 +43,6 @@ def truapi(
         text=True,
         timeout=120,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_migrate_check_reports_a_schema_behind_then_up_to_date(tmp_path: Path) -> None:
@@ -149,36 +142,12 @@ def test_production_refuses_the_development_secret(tmp_path: Path) -> None:
 def test_serve_bootstraps_an_admin_and_prints_the_password_only_to_the_console(
     tmp_path: Path,
 ) -> None:
-    port = _free_port()
-    env = _env(f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}")
-    out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
-    with out.open("w") as stdout, err.open("w") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "truapi", "serve", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=stdout,
-            stderr=stderr,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health/live").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None, err.read_text()
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
-            users = httpx.get(f"http://127.0.0.1:{port}/users").json()["items"]
-            assert [u["username"] for u in users] == ["admin"]
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-    printed = out.read_text()
+    with running_server(tmp_path / "serve") as server:
+        users = httpx.get(f"{server.base_url}/users").json()["items"]
+        assert [u["username"] for u in users] == ["admin"]
+    printed = server.stdout.read_text()
     assert "Bootstrap administrator created: admin" in printed
-    assert f"http://127.0.0.1:{port}" in printed
+    assert server.base_url in printed
     password = printed.split("password (shown once):", 1)[1].split()[0]
     assert len(password) >= 20
-    assert password not in err.read_text()
+    assert password not in server.stderr.read_text()
