@@ -53,6 +53,15 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.exceptions.InterfaceError,
 )
 
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database is unreachable (a pooled connection that died
+    included), rather than a bug."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, UNAVAILABLE_ERRORS)
+
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -106,7 +115,6 @@ class Container:
     users: UserService
     metrics: Metrics
     error_hooks: list[ErrorHook] = field(default_factory=list)
-    unavailable_errors: tuple[type[Exception], ...] = UNAVAILABLE_ERRORS
     _default_tenant: Tenant | None = None
 
     @property
@@ -141,7 +149,7 @@ class Container:
         )
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await self.uow.close()
 
     async def database_ok(self) -> bool:
         try:
@@ -169,6 +177,10 @@ class Container:
             await client.aclose()
         return "ok"
 
+    @staticmethod
+    def is_unavailable(error: BaseException) -> bool:
+        return database_unavailable(error)
+
     def report_error(self, error: BaseException, context: dict[str, object]) -> None:
         """Hand an unexpected exception to every registered error-telemetry hook."""
         for hook in self.error_hooks:
@@ -185,7 +197,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         pool_size=settings.database_pool_size,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
-    uow = SqlUnitOfWorkFactory(engine)
+    uow = SqlUnitOfWorkFactory(engine, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     the_clock = clock or SystemClock()
     hasher = Argon2Hasher(
         time_cost=settings.argon2_time_cost,

@@ -60,7 +60,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.container = the_container
-    exception_container(app, unavailable=the_container.unavailable_errors)
+    exception_container(app)
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.include_router(health.metrics_router)
@@ -72,5 +72,6 @@ def create_app(
         metrics=the_container.metrics,
         max_body_bytes=settings.max_body_bytes,
         report_error=the_container.report_error,
+        is_unavailable=the_container.is_unavailable,
     )
     return app

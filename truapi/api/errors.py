@@ -214,21 +214,12 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def exception_container(app: FastAPI, *, unavailable: tuple[type[Exception], ...] = ()) -> None:
-    """Install every error handler, so each 4xx/5xx leaves as problem+json with a ``code``."""
+def exception_container(app: FastAPI) -> None:
+    """Install every error handler, so each 4xx leaves as problem+json with a ``code``.
+
+    Unexpected exceptions (500) and an unreachable database (503) are answered by
+    ``RequestContextMiddleware``, which sees every exception that escapes these handlers.
+    """
     app.add_exception_handler(d.DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-
-    async def _unavailable(request: Request, exc: Exception) -> Response:
-        log.warning("dependency.unavailable", error=type(exc).__name__)
-        return problem_response(
-            request,
-            503,
-            "service_unavailable",
-            "A required dependency (the database) is unavailable; retry shortly.",
-            headers={"Retry-After": "1"},
-        )
-
-    for cls in unavailable:
-        app.add_exception_handler(cls, _unavailable)

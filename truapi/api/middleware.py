@@ -35,6 +35,14 @@ class PayloadTooLarge(ApiError):
         )
 
 
+_CLOSE = [(b"connection", b"close")]
+_UNAVAILABLE = ApiError(
+    503,
+    "service_unavailable",
+    "A required dependency (the database) is unavailable; retry shortly.",
+)
+
+
 class RequestContextMiddleware:
     def __init__(
         self,
@@ -43,11 +51,13 @@ class RequestContextMiddleware:
         metrics: Metrics | None,
         max_body_bytes: int,
         report_error: ErrorReporter,
+        is_unavailable: Callable[[BaseException], bool],
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body_bytes
         self.report_error = report_error
+        self.is_unavailable = is_unavailable
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,7 +92,10 @@ class RequestContextMiddleware:
         app_receive = receive
         if scope["method"] in _BODY_METHODS:
             if content_length > self.max_body:
-                await self._send_problem(send_with_id, scope, rid, PayloadTooLarge(self.max_body))
+                # The unread body would be taken for the next request: close the connection.
+                await self._send_problem(
+                    send_with_id, scope, rid, PayloadTooLarge(self.max_body), _CLOSE
+                )
                 self._finish(scope, status, started_at, root_path)
                 return
             if content_length == -2:
@@ -91,6 +104,7 @@ class RequestContextMiddleware:
                     scope,
                     rid,
                     ApiError(400, "malformed_request", "Content-Length is not a number."),
+                    _CLOSE,
                 )
                 self._finish(scope, status, started_at, root_path)
                 return
@@ -98,6 +112,14 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, app_receive, send_with_id)
         except Exception as exc:
+            if self.is_unavailable(exc):
+                # Not a bug: the database is unreachable. Say so, and recover by itself.
+                error_log.warning("dependency.unavailable", error=type(exc).__name__)
+                if not response_started:
+                    await self._send_problem(
+                        send_with_id, scope, rid, _UNAVAILABLE, headers=[(b"retry-after", b"1")]
+                    )
+                return
             context: dict[str, object] = {
                 "request_id": rid,
                 "method": scope["method"],
@@ -132,7 +154,14 @@ class RequestContextMiddleware:
 
         return receive_limited
 
-    async def _send_problem(self, send: Send, scope: Scope, rid: str, error: ApiError) -> None:
+    async def _send_problem(
+        self,
+        send: Send,
+        scope: Scope,
+        rid: str,
+        error: ApiError,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         body = json.dumps(
             problem_body(
                 error.status_code,
@@ -149,7 +178,7 @@ class RequestContextMiddleware:
                 "headers": [
                     (b"content-type", PROBLEM_JSON.encode()),
                     (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
+                    *(headers or ()),
                 ],
             }
         )

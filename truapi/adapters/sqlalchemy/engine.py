@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 #: Execution option naming how a SQLite transaction begins (``DEFERRED`` or ``IMMEDIATE``).
 SQLITE_BEGIN = "truapi_sqlite_begin"
@@ -29,21 +30,47 @@ def make_engine(
             max_overflow=0,
             pool_timeout=busy_timeout_ms / 1000,
         )
-        _tune_sqlite(engine, busy_timeout_ms)
+        _tune_sqlite(engine.sync_engine, busy_timeout_ms)
         return engine
     return create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"timeout": 5, "command_timeout": 30},
     )
 
 
-def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def make_sqlite_reader(engine: AsyncEngine, *, busy_timeout_ms: int = 5000) -> Connection | None:
+    """One synchronous autocommit connection to the same SQLite file, for reads run inline
+    (see ``InlineConnection``); None for other databases or an in-memory SQLite."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    reader = create_engine(
+        url.set(drivername="sqlite+pysqlite"),
+        connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+        isolation_level="AUTOCOMMIT",
+        poolclass=StaticPool,
+    )
+    # Only the connection pragmas: no BEGIN here, so every read sees the latest commit and
+    # no snapshot is held open between requests.
+    _set_sqlite_pragmas(reader, busy_timeout_ms)
+    return reader.connect()
+
+
+def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    _set_sqlite_pragmas(engine, busy_timeout_ms)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _set_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so writers can BEGIN IMMEDIATE: a deferred
         # transaction that later writes cannot wait for the lock and fails with "busy".
@@ -54,8 +81,3 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")

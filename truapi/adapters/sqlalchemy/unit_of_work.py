@@ -5,9 +5,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from truapi.adapters.sqlalchemy.engine import SQLITE_BEGIN
+from truapi.adapters.sqlalchemy.connection import Executor, InlineConnection
+from truapi.adapters.sqlalchemy.engine import SQLITE_BEGIN, make_sqlite_reader
 from truapi.adapters.sqlalchemy.repositories import (
     SqlGroupRepository,
     SqlIdempotencyRepository,
@@ -28,29 +30,39 @@ class SqlUnitOfWork:
     groups: GroupRepository
     idempotency: IdempotencyRepository
 
-    def __init__(self, engine: AsyncEngine, *, readonly: bool) -> None:
+    def __init__(self, engine: AsyncEngine, *, readonly: bool, reader: Connection | None) -> None:
         self._engine = engine
         self._readonly = readonly
+        self._reader = reader if readonly else None
         self._conn: AsyncConnection | None = None
 
-    async def __aenter__(self) -> Self:
-        conn = await self._engine.connect()
-        try:
-            if self._engine.dialect.name == "sqlite":
-                # Writers take the write lock up front, so they queue on busy_timeout instead
-                # of failing when a read lock cannot be upgraded.
-                mode = "DEFERRED" if self._readonly else "IMMEDIATE"
-                conn = await conn.execution_options(**{SQLITE_BEGIN: mode})
-            await conn.begin()
-        except BaseException:
-            await conn.close()
-            raise
-        self._conn = conn
+    def _bind(self, conn: Executor) -> Self:
         self.users = SqlUserRepository(conn)
         self.tenants = SqlTenantRepository(conn)
         self.groups = SqlGroupRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)
         return self
+
+    async def __aenter__(self) -> Self:
+        if self._reader is not None:
+            # SQLite reads: inline, one autocommit statement at a time (see InlineConnection).
+            return self._bind(InlineConnection(self._reader))
+        conn = await self._engine.connect()
+        try:
+            if self._readonly:
+                # Reads go statement by statement: no BEGIN and ROLLBACK round trips.
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                if self._engine.dialect.name == "sqlite":
+                    # Writers take the write lock up front, so they queue on busy_timeout
+                    # instead of failing when a read lock cannot be upgraded.
+                    conn = await conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+                await conn.begin()
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+        return self._bind(conn)
 
     async def __aexit__(
         self,
@@ -77,8 +89,16 @@ class SqlUnitOfWork:
 class SqlUnitOfWorkFactory:
     """Units of work over one engine's connection pool."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, busy_timeout_ms: int = 5000) -> None:
         self.engine = engine
+        self._reader = make_sqlite_reader(engine, busy_timeout_ms=busy_timeout_ms)
 
     def __call__(self, *, readonly: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, readonly=readonly)
+        return SqlUnitOfWork(self.engine, readonly=readonly, reader=self._reader)
+
+    async def close(self) -> None:
+        """Release every pooled connection (the engine's and the inline reader's)."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader.engine.dispose()
+        await self.engine.dispose()
