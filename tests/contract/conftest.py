@@ -42,11 +42,11 @@ async def uow_factory(storage_url: str | None) -> AsyncIterator[UnitOfWorkFactor
     if storage_url is None:
         yield MemoryUnitOfWorkFactory()
         return
-    engine = make_engine(storage_url)
+    factory = SqlUnitOfWorkFactory(make_engine(storage_url))
     try:
-        yield SqlUnitOfWorkFactory(engine)
+        yield factory
     finally:
-        await engine.dispose()
+        await factory.close()
 
 
 @pytest.fixture

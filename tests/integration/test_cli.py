@@ -114,8 +114,7 @@ def test_users_create_admin_records_a_tenant_administrator(tmp_path: Path) -> No
     assert "username" in bad.stderr
 
     async def admin_flags() -> tuple[bool, bool]:
-        engine = make_engine(db)
-        uow = SqlUnitOfWorkFactory(engine)
+        uow = SqlUnitOfWorkFactory(make_engine(db))
         try:
             async with uow(readonly=True) as tx:
                 tenant = await tx.tenants.get_by_slug(DEFAULT_TENANT_SLUG)
@@ -126,7 +125,7 @@ def test_users_create_admin_records_a_tenant_administrator(tmp_path: Path) -> No
             assert bob is not None
             return await is_admin(uow, tenant, root), await is_admin(uow, tenant, bob)
         finally:
-            await engine.dispose()
+            await uow.close()
 
     assert asyncio.run(admin_flags()) == (True, False)
 
