@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export POETRY_VIRTUALENVS_IN_PROJECT := true
 export POETRY_NO_INTERACTION := 1
+export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: run install install-dev test check lint format typecheck imports migrate-check docs docs-serve bench clean
 
@@ -63,7 +64,7 @@ docs-serve: install-dev
 	$(BIN)/mkdocs serve
 
 bench: install-dev
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) site .pytest_cache .mypy_cache .ruff_cache .coverage
