@@ -7,7 +7,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, false, func, insert, or_, select, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
@@ -224,15 +236,16 @@ class SqlUserRepository:
             conditions.append(users.c.created_at < query.created_before)
         sort_col = users.c.username if query.sort.field == "username" else users.c.created_at
         if after is not None:
-            value: Any = after.username if query.sort.field == "username" else after.created_at
-            if query.sort.descending:
-                conditions.append(
-                    or_(sort_col < value, and_(sort_col == value, users.c.id < after.id))
-                )
+            # Row-value comparisons, so both engines seek in the index straight to the page
+            # (an OR of two conditions makes SQLite scan from the first row). Usernames are
+            # unique, so they need no id to break ties.
+            key: Any
+            position: Any
+            if query.sort.field == "username":
+                key, position = sort_col, after.username
             else:
-                conditions.append(
-                    or_(sort_col > value, and_(sort_col == value, users.c.id > after.id))
-                )
+                key, position = tuple_(sort_col, users.c.id), tuple_(after.created_at, after.id)
+            conditions.append(key < position if query.sort.descending else key > position)
         order = (
             (sort_col.desc(), users.c.id.desc())
             if query.sort.descending
