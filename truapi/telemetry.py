@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -37,6 +39,17 @@ def _drop_secrets(
     return event
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is at the time of writing, so loggers cached on first use keep
+    following it (a test's capture, a redirected stream)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(*, json_logs: bool, level: str = "info") -> None:
     """Set up structlog once: JSON lines in production, readable console lines otherwise."""
     numeric = logging.getLevelNamesMapping()[level.upper()]
@@ -55,9 +68,35 @@ def configure_logging(*, json_logs: bool, level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
+
+
+class AccessLog:
+    """Writes the one access line of each request.
+
+    JSON lines are written directly, in the shape structlog gives every other line: the
+    general pipeline would cost more than all the rest of a ``/health/live`` request.
+    Console lines (development) go through structlog for their readable rendering.
+    """
+
+    def __init__(self, *, json_lines: bool, level: str = "info") -> None:
+        self._json = json_lines
+        self._enabled = logging.getLevelNamesMapping()[level.upper()] <= logging.INFO
+        self._logger = structlog.get_logger("truapi.access")
+
+    def __call__(self, **fields: Any) -> None:
+        if not self._enabled:
+            return
+        if not self._json:
+            self._logger.info("request", **fields)
+            return
+        fields["event"] = "request"
+        fields["level"] = "info"
+        fields["logger"] = "truapi.access"
+        fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        sys.stderr.write(json.dumps(fields, default=str) + "\n")
 
 
 class Metrics:

@@ -14,6 +14,7 @@ from truapi.api.routers import docs, health, users
 from truapi.api.schemas.problems import problem_responses
 from truapi.bootstrap import Container, build_container
 from truapi.config import Settings
+from truapi.telemetry import AccessLog
 
 OPENAPI_URL = "/openapi.json"
 
@@ -70,6 +71,7 @@ def create_app(
     app.add_middleware(
         RequestContextMiddleware,
         metrics=the_container.metrics,
+        access_log=AccessLog(json_lines=settings.json_logs, level=settings.log_level),
         max_body_bytes=settings.max_body_bytes,
         report_error=the_container.report_error,
         is_unavailable=the_container.is_unavailable,

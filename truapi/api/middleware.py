@@ -17,9 +17,8 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from truapi.api.errors import PROBLEM_JSON, ApiError, problem_body
-from truapi.telemetry import Metrics
+from truapi.telemetry import AccessLog, Metrics
 
-access_log = structlog.get_logger("truapi.access")
 error_log = structlog.get_logger("truapi.errors")
 
 _REQUEST_ID_RE = re.compile(rb"[A-Za-z0-9._-]{1,128}")
@@ -49,12 +48,14 @@ class RequestContextMiddleware:
         app: ASGIApp,
         *,
         metrics: Metrics | None,
+        access_log: AccessLog,
         max_body_bytes: int,
         report_error: ErrorReporter,
         is_unavailable: Callable[[BaseException], bool],
     ) -> None:
         self.app = app
         self.metrics = metrics
+        self.access_log = access_log
         self.max_body = max_body_bytes
         self.report_error = report_error
         self.is_unavailable = is_unavailable
@@ -192,8 +193,7 @@ class RequestContextMiddleware:
         if self.metrics is not None:
             self.metrics.observe(method, template, status, elapsed)
         state = scope.get("state") or {}
-        access_log.info(
-            "request",
+        self.access_log(
             method=method,
             route=template,
             path=scope["path"],
@@ -201,6 +201,7 @@ class RequestContextMiddleware:
             duration_ms=round(elapsed * 1000, 3),
             tenant=state.get("tenant"),
             principal=state.get("principal"),
+            request_id=state.get("request_id"),
         )
         structlog.contextvars.clear_contextvars()
 
