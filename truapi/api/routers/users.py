@@ -72,13 +72,10 @@ async def create_user(
     summary="Get a user",
     responses=problem_responses(404, 422, 503, s404="`user_not_found`"),
 )
-async def get_user(
-    user_id: uuid.UUID, tenant_id: TenantId, users: Users, response: Response
-) -> dict[str, Any]:
+async def get_user(user_id: uuid.UUID, tenant_id: TenantId, users: Users) -> Response:
     """One user of the caller's tenant, with its `ETag`."""
     user = await users.get(tenant_id, user_id)
-    response.headers["ETag"] = user.etag
-    return user.public_view()
+    return JSONResponse(user.public_view(), headers={"ETag": user.etag})
 
 
 @router.patch(
@@ -97,9 +94,8 @@ async def update_user(
     body: UserUpdate,
     tenant_id: TenantId,
     users: Users,
-    response: Response,
     if_match: IfMatch = None,
-) -> dict[str, Any]:
+) -> Response:
     """Change email, display name or status. Send `If-Match` to avoid lost updates."""
     user = await users.update(
         UpdateUser(
@@ -111,8 +107,7 @@ async def update_user(
             if_match=if_match,
         )
     )
-    response.headers["ETag"] = user.etag
-    return user.public_view()
+    return JSONResponse(user.public_view(), headers={"ETag": user.etag})
 
 
 @router.delete(
@@ -160,7 +155,6 @@ def _utc(value: datetime | None) -> datetime | None:
 )
 async def list_users(
     request: Request,
-    response: Response,
     tenant_id: TenantId,
     users: Users,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
@@ -181,7 +175,7 @@ async def list_users(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     sort: UserSort = UserSort.CREATED_AT,
-) -> dict[str, Any]:
+) -> Response:
     """A page of users, newest last by default; follow `next_cursor` (or `Link`) for more."""
     query = UserQuery(
         q=q,
@@ -193,8 +187,10 @@ async def list_users(
         sort=sort,
     )
     page = await users.list(tenant_id, query, limit, cursor)
+    headers: dict[str, str] = {}
     if page.next_cursor is not None:
         # A relative reference (RFC 8288 allows it) stays right behind any proxy or scheme.
         next_query = request.url.include_query_params(cursor=page.next_cursor).query
-        response.headers["Link"] = f'<{request.url.path}?{next_query}>; rel="next"'
-    return {"items": [u.public_view() for u in page.items], "next_cursor": page.next_cursor}
+        headers["Link"] = f'<{request.url.path}?{next_query}>; rel="next"'
+    body = {"items": [u.public_view() for u in page.items], "next_cursor": page.next_cursor}
+    return JSONResponse(body, headers=headers)
