@@ -1,0 +1,1 @@
+"""HTTP throughput benchmarks for TruAPI (``python -m bench.run``; see ``bench/README.md``)."""
