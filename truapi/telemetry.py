@@ -74,29 +74,31 @@ def configure_logging(*, json_logs: bool, level: str = "info") -> None:
 
 
 class AccessLog:
-    """Writes the one access line of each request.
+    """Writes the one access line of each request, straight to stderr.
 
-    JSON lines are written directly, in the shape structlog gives every other line: the
-    general pipeline would cost more than all the rest of a ``/health/live`` request.
-    Console lines (development) go through structlog for their readable rendering.
+    The lines have the shape structlog gives every other line (a JSON object, or
+    ``timestamp [info] request key=value …`` on the console), but skip its general pipeline,
+    which would cost more than all the rest of a ``/health/live`` request.
     """
 
     def __init__(self, *, json_lines: bool, level: str = "info") -> None:
         self._json = json_lines
         self._enabled = logging.getLevelNamesMapping()[level.upper()] <= logging.INFO
-        self._logger = structlog.get_logger("truapi.access")
 
     def __call__(self, **fields: Any) -> None:
         if not self._enabled:
             return
-        if not self._json:
-            self._logger.info("request", **fields)
-            return
-        fields["event"] = "request"
-        fields["level"] = "info"
-        fields["logger"] = "truapi.access"
-        fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        sys.stderr.write(json.dumps(fields, default=str) + "\n")
+        now = datetime.now(UTC)
+        if self._json:
+            fields["event"] = "request"
+            fields["level"] = "info"
+            fields["logger"] = "truapi.access"
+            fields["timestamp"] = now.isoformat().replace("+00:00", "Z")
+            line = json.dumps(fields, default=str)
+        else:
+            pairs = " ".join(f"{key}={value}" for key, value in fields.items())
+            line = f"{now:%Y-%m-%d %H:%M:%S} [info     ] request {pairs}"
+        sys.stderr.write(line + "\n")
 
 
 class Metrics:
