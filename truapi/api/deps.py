@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -28,8 +29,18 @@ async def current_tenant_id(request: Request) -> uuid.UUID:
     return tenant_id
 
 
-async def user_service(request: Request) -> UserService:
-    return get_container(request).users
+@dataclass(frozen=True, slots=True)
+class UsersInTenant:
+    """The user use cases and the tenant a request acts in, resolved together: one
+    dependency instead of two, because each costs FastAPI real time on every request."""
+
+    tenant_id: uuid.UUID
+    service: UserService
+
+
+async def users_in_tenant(request: Request) -> UsersInTenant:
+    container = get_container(request)
+    return UsersInTenant(tenant_id=await current_tenant_id(request), service=container.users)
 
 
 async def require_json(request: Request) -> None:
@@ -76,7 +87,6 @@ async def idempotency_key(
     return key
 
 
-TenantId = Annotated[uuid.UUID, Depends(current_tenant_id)]
-Users = Annotated[UserService, Depends(user_service)]
+Users = Annotated[UsersInTenant, Depends(users_in_tenant)]
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 JsonBody = Depends(require_json)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from truapi.api.deps import IdempotencyKey, JsonBody, TenantId, Users
+from truapi.api.deps import IdempotencyKey, JsonBody, Users
 from truapi.api.errors import ApiError
 from truapi.api.schemas.problems import problem_responses
 from truapi.api.schemas.users import UserCreate, UserOut, UserPage, UserUpdate
@@ -39,7 +39,7 @@ IfMatch = Annotated[
     },
 )
 async def create_user(
-    body: UserCreate, tenant_id: TenantId, users: Users, key: IdempotencyKey, request: Request
+    body: UserCreate, users: Users, key: IdempotencyKey, request: Request
 ) -> Response:
     """Create a user in the caller's tenant.
 
@@ -49,9 +49,9 @@ async def create_user(
     idem = (
         IdempotentRequest(key=key, body=body.model_dump(mode="json")) if key is not None else None
     )
-    result = await users.create(
+    result = await users.service.create(
         CreateUser(
-            tenant_id=tenant_id,
+            tenant_id=users.tenant_id,
             username=body.username,
             email=body.email,
             display_name=body.display_name,
@@ -72,9 +72,9 @@ async def create_user(
     summary="Get a user",
     responses=problem_responses(404, 422, 503, s404="`user_not_found`"),
 )
-async def get_user(user_id: uuid.UUID, tenant_id: TenantId, users: Users) -> Response:
+async def get_user(user_id: uuid.UUID, users: Users) -> Response:
     """One user of the caller's tenant, with its `ETag`."""
-    user = await users.get(tenant_id, user_id)
+    user = await users.service.get(users.tenant_id, user_id)
     return JSONResponse(user.public_view(), headers={"ETag": user.etag})
 
 
@@ -92,14 +92,13 @@ async def get_user(user_id: uuid.UUID, tenant_id: TenantId, users: Users) -> Res
 async def update_user(
     user_id: uuid.UUID,
     body: UserUpdate,
-    tenant_id: TenantId,
     users: Users,
     if_match: IfMatch = None,
 ) -> Response:
     """Change email, display name or status. Send `If-Match` to avoid lost updates."""
-    user = await users.update(
+    user = await users.service.update(
         UpdateUser(
-            tenant_id=tenant_id,
+            tenant_id=users.tenant_id,
             user_id=user_id,
             email=body.email,
             display_name=body.display_name,
@@ -119,11 +118,9 @@ async def update_user(
         **problem_responses(404, s404="`user_not_found`"),
     },
 )
-async def delete_user(
-    user_id: uuid.UUID, tenant_id: TenantId, users: Users, if_match: IfMatch = None
-) -> Response:
+async def delete_user(user_id: uuid.UUID, users: Users, if_match: IfMatch = None) -> Response:
     """Delete a user and everything that hangs on them; the username and email become free."""
-    await users.delete(tenant_id, user_id, if_match)
+    await users.service.delete(users.tenant_id, user_id, if_match)
     return Response(status_code=204)
 
 
@@ -155,7 +152,6 @@ def _utc(value: datetime | None) -> datetime | None:
 )
 async def list_users(
     request: Request,
-    tenant_id: TenantId,
     users: Users,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
@@ -186,7 +182,7 @@ async def list_users(
         created_before=_utc(created_before),
         sort=sort,
     )
-    page = await users.list(tenant_id, query, limit, cursor)
+    page = await users.service.list(users.tenant_id, query, limit, cursor)
     headers: dict[str, str] = {}
     if page.next_cursor is not None:
         # A relative reference (RFC 8288 allows it) stays right behind any proxy or scheme.
