@@ -29,7 +29,6 @@ DOMAIN_ERRORS: dict[type[d.DomainError], tuple[int, str]] = {
     d.IdempotencyKeyReused: (422, "idempotency_key_reused"),
     d.IdempotencyInProgress: (409, "idempotency_in_progress"),
     d.InvalidCursor: (400, "invalid_cursor"),
-    d.StorageUnavailable: (503, "service_unavailable"),
     d.PasswordTooCommon: (422, "password_too_common"),
     d.InvalidValue: (422, "validation_error"),
     d.NotFound: (404, "not_found"),

@@ -89,10 +89,3 @@ class IdempotencyInProgress(DomainError):
 class InvalidCursor(DomainError):
     def __init__(self) -> None:
         super().__init__("The pagination cursor is invalid, tampered with, or from another query.")
-
-
-class StorageUnavailable(DomainError):
-    """The database (or another critical dependency) cannot be reached."""
-
-    def __init__(self) -> None:
-        super().__init__("The database is unavailable; retry shortly.")
