@@ -78,6 +78,12 @@ class Outcome:
         return statistics.median(r.latency_ms["p99"] for r in self.runs)
 
     @property
+    def spread(self) -> float:
+        """(fastest - slowest run) / median: how much the machine moved under this scenario."""
+        rps = [r.rps for r in self.runs]
+        return (max(rps) - min(rps)) / self.median_rps if self.median_rps else 0.0
+
+    @property
     def median_cpu(self) -> float:
         return statistics.median(self.cpu)
 
@@ -90,8 +96,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     p.add_argument("--quick", action="store_true", help="smoke run: 1 run of 3 s, 10k users")
     p.add_argument("--users", type=int, help="users to seed (default 100000; quick 10000)")
-    p.add_argument("--runs", type=int, help="measured runs per scenario (default 3; quick 1)")
-    p.add_argument("--duration", type=float, help="seconds per run (default 8; quick 3)")
+    p.add_argument("--runs", type=int, help="measured runs per scenario (default 5; quick 1)")
+    p.add_argument("--duration", type=float, help="seconds per run (default 6; quick 3)")
     p.add_argument("--warmup", type=float, help="warm-up seconds per scenario (default 3; quick 1)")
     p.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     p.add_argument("--server-cpu", type=int, help="CPU for the servers (default: first allowed)")
@@ -106,8 +112,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     quick = args.quick
     args.users = args.users or (10_000 if quick else 100_000)
-    args.runs = args.runs or (1 if quick else 3)
-    args.duration = args.duration or (3.0 if quick else 8.0)
+    args.runs = args.runs or (1 if quick else 5)
+    args.duration = args.duration or (3.0 if quick else 6.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if quick else 3.0)
     if args.users <= 2 * PAGE:
         p.error(f"--users must be more than {2 * PAGE}")
@@ -253,6 +259,9 @@ def measure(
     return outcomes
 
 
+NOISY_SPREAD = 0.25
+
+
 def evaluate(outcomes: list[Outcome]) -> tuple[list[Row], list[dict[str, Any]]]:
     """Ratios from medians and pass/fail against each target; table rows and JSON records."""
     by_key = {o.scenario.key: o for o in outcomes}
@@ -301,6 +310,7 @@ def evaluate(outcomes: list[Outcome]) -> tuple[list[Row], list[dict[str, Any]]]:
                 "median_rps": round(median, 1),
                 "median_p99_ms": round(o.median_p99_ms, 3),
                 "median_server_cpu_pct": round(o.median_cpu, 1),
+                "spread": round(o.spread, 3),
                 "ratio": round(ratio, 4),
                 "ratio_meaning": (
                     f"median / {BASELINE} median"
@@ -367,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"bench: `{tool}` is not installed (apt-get install wrk util-linux)")
     server_cpu, wrk_cpu = pick_cpus(args)
     started = datetime.now(UTC)
+    env_info = environment()  # before the run: the code measured is the code at the start
     load_before = os.getloadavg()
     if load_before[0] > 0.5:
         log(f"warning: load average {load_before[0]:.2f} before start; other work skews figures")
@@ -448,6 +459,12 @@ def main(argv: list[str] | None = None) -> int:
         f"server on CPU {server_cpu}, wrk on CPU {wrk_cpu}; median requests/s"
     )
     print(render_table(rows))
+    noisy = [o.scenario.label for o in outcomes if len(o.runs) > 1 and o.spread > NOISY_SPREAD]
+    if noisy:
+        print(
+            f"\nnoisy (runs differ by more than {NOISY_SPREAD:.0%} of the median; "
+            f"the machine was busy): {', '.join(noisy)}"
+        )
     failed = [r for r in rows if r.result == "FAIL"]
     errored = [r for r in rows if r.result == "ERROR"]
     summary = {
@@ -464,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
             "postgres": not args.no_postgres,
         },
         "seed_seconds": {k: round(v[2], 2) for k, v in seeded.items()},
-        "environment": environment(),
+        "environment": env_info,
         "load_average": {
             "before": [round(x, 2) for x in load_before],
             "after": [round(x, 2) for x in os.getloadavg()],

@@ -197,5 +197,5 @@ def format_timestamp(value: datetime) -> str:
     """RFC 3339 in UTC with a ``Z`` suffix and millisecond precision."""
     if value.tzinfo is None:
         raise ValueError("naive datetime has no defined instant")
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    utc = value.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="milliseconds") + "Z"

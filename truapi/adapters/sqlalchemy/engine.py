@@ -36,8 +36,12 @@ def make_engine(
         url,
         echo=echo,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        # No overflow: connections opened past the pool are closed again right away, and under
+        # sustained load that churn (a TCP and TLS handshake each) costs more than waiting.
+        max_overflow=0,
         pool_recycle=1800,
+        # Autocommit (read-only) connections have nothing to roll back: skip the round trip.
+        skip_autocommit_rollback=True,
         connect_args={"timeout": 5, "command_timeout": 30},
     )
 

@@ -30,8 +30,16 @@ class SqlUnitOfWork:
     groups: GroupRepository
     idempotency: IdempotencyRepository
 
-    def __init__(self, engine: AsyncEngine, *, readonly: bool, reader: Connection | None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        readonly: bool,
+        reader: Connection | None,
+        autocommit: AsyncEngine,
+    ) -> None:
         self._engine = engine
+        self._autocommit = autocommit
         self._readonly = readonly
         self._reader = reader if readonly else None
         self._conn: AsyncConnection | None = None
@@ -47,17 +55,18 @@ class SqlUnitOfWork:
         if self._reader is not None:
             # SQLite reads: inline, one autocommit statement at a time (see InlineConnection).
             return self._bind(InlineConnection(self._reader))
+        if self._readonly:
+            # Reads go statement by statement: no BEGIN and ROLLBACK round trips.
+            conn = await self._autocommit.connect()
+            self._conn = conn
+            return self._bind(conn)
         conn = await self._engine.connect()
         try:
-            if self._readonly:
-                # Reads go statement by statement: no BEGIN and ROLLBACK round trips.
-                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            else:
-                if self._engine.dialect.name == "sqlite":
-                    # Writers take the write lock up front, so they queue on busy_timeout
-                    # instead of failing when a read lock cannot be upgraded.
-                    conn = await conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-                await conn.begin()
+            if self._engine.dialect.name == "sqlite":
+                # Writers take the write lock up front, so they queue on busy_timeout instead
+                # of failing when a read lock cannot be upgraded.
+                conn = await conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+            await conn.begin()
         except BaseException:
             await conn.close()
             raise
@@ -92,9 +101,13 @@ class SqlUnitOfWorkFactory:
     def __init__(self, engine: AsyncEngine, *, busy_timeout_ms: int = 5000) -> None:
         self.engine = engine
         self._reader = make_sqlite_reader(engine, busy_timeout_ms=busy_timeout_ms)
+        # The same pool, with autocommit set as each connection is checked out.
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def __call__(self, *, readonly: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, readonly=readonly, reader=self._reader)
+        return SqlUnitOfWork(
+            self.engine, readonly=readonly, reader=self._reader, autocommit=self._autocommit
+        )
 
     async def close(self) -> None:
         """Release every pooled connection (the engine's and the inline reader's)."""
