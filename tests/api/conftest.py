@@ -16,6 +16,19 @@ from truapi.config import Settings
 
 PROBLEM_JSON = "application/problem+json"
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+#: Every field of a user as clients see it (CONTRACT §3), and nothing more.
+USER_FIELDS = {
+    "id",
+    "tenant_id",
+    "username",
+    "email",
+    "display_name",
+    "status",
+    "mfa_enabled",
+    "created_at",
+    "updated_at",
+}
+
 LINK_NEXT_RE = re.compile(r'<([^>]+)>;\s*rel="next"')
 
 #: Builds an app with settings overrides, runs its lifespan, and returns it.

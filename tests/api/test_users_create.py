@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import (
+    USER_FIELDS,
     all_users,
     assert_problem,
     assert_validation_problem,
@@ -18,17 +19,6 @@ from tests.api.conftest import (
     error_locs,
 )
 
-USER_FIELDS = {
-    "id",
-    "tenant_id",
-    "username",
-    "email",
-    "display_name",
-    "status",
-    "mfa_enabled",
-    "created_at",
-    "updated_at",
-}
 RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
 PASSWORD = "violet kestrel under the pier"
 

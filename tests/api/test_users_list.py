@@ -11,6 +11,7 @@ import pytest
 
 from tests.api.conftest import (
     LINK_NEXT_RE,
+    USER_FIELDS,
     all_users,
     assert_problem,
     assert_validation_problem,
@@ -360,14 +361,4 @@ async def test_cursor_survives_a_change_of_limit(client: httpx.AsyncClient) -> N
 async def test_list_items_never_carry_secrets(client: httpx.AsyncClient) -> None:
     await create_user(client, "alice", password="violet kestrel under the pier")
     items = await all_users(client)
-    assert set(items[0]) == {
-        "id",
-        "tenant_id",
-        "username",
-        "email",
-        "display_name",
-        "status",
-        "mfa_enabled",
-        "created_at",
-        "updated_at",
-    }
+    assert set(items[0]) == USER_FIELDS
