@@ -50,6 +50,27 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=1, ge=1, le=16)
     argon2_max_concurrency: int = Field(default=4, ge=1, le=64)
 
+    encryption_keys: SecretStr | None = None
+    jwt_algorithm: Literal["ES256", "RS256", "EdDSA"] = "ES256"
+    jwt_audience: str = "truapi"
+    jwt_leeway_s: int = Field(default=30, ge=0, le=300)
+    access_token_ttl: int = Field(default=600, ge=30, le=86_400)
+    jwks_max_age: int = Field(default=300, ge=0, le=86_400)
+    token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
+    session_idle_timeout: int = Field(default=1800, ge=60)
+    session_max_age: int = Field(default=2_592_000, ge=300)
+    session_anomaly_policy: Literal["off", "log", "revoke"] = "log"
+    refresh_reuse_grace_s: int = Field(default=0, ge=0, le=60)
+    revocation_propagation_s: int = Field(default=1, ge=1, le=60)
+    key_refresh_interval_s: int = Field(default=30, ge=1, le=3600)
+
+    login_throttle_free_failures: int = Field(default=5, ge=1, le=1000)
+    login_throttle_client_free_failures: int = Field(default=50, ge=1, le=100_000)
+    login_throttle_delay_s: int = Field(default=60, ge=1, le=86_400)
+    login_throttle_max_delay_s: int = Field(default=900, ge=1, le=86_400)
+    login_throttle_reset_s: int = Field(default=43_200, ge=60, le=2_592_000)
+    trusted_proxies: str = ""
+
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> Settings:
         if self.env is Environment.PRODUCTION:

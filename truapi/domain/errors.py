@@ -89,3 +89,64 @@ class IdempotencyInProgress(DomainError):
 class InvalidCursor(DomainError):
     def __init__(self) -> None:
         super().__init__("The pagination cursor is invalid, tampered with, or from another query.")
+
+
+class AuthenticationFailed(DomainError):
+    """The caller could not be authenticated. Subclasses name why, in words safe to show."""
+
+
+class Unauthenticated(AuthenticationFailed):
+    def __init__(self) -> None:
+        super().__init__("Authentication is required.")
+
+
+class InvalidCredentials(AuthenticationFailed):
+    def __init__(self) -> None:
+        super().__init__("The username or password is incorrect.")
+
+
+class InvalidToken(AuthenticationFailed):
+    """A bearer token was refused. ``reason`` is for logs and metrics, never for the body."""
+
+    def __init__(self, reason: str = "invalid") -> None:
+        super().__init__("The access token is invalid or has expired.")
+        self.reason = reason
+
+
+class InvalidRefreshToken(AuthenticationFailed):
+    def __init__(self) -> None:
+        super().__init__("The refresh token is invalid, expired or revoked.")
+
+
+class RefreshTokenReused(AuthenticationFailed):
+    def __init__(self) -> None:
+        super().__init__(
+            "This refresh token was already used; the session has been revoked for safety."
+        )
+
+
+class SessionRevoked(AuthenticationFailed):
+    def __init__(self) -> None:
+        super().__init__("The session has been revoked.")
+
+
+class TooManyAttempts(DomainError):
+    """Login throttled; ``retry_after`` is in whole seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Too many failed attempts; retry later.")
+        self.retry_after = retry_after
+
+
+class Forbidden(DomainError):
+    def __init__(self, detail: str = "You are not allowed to do this.") -> None:
+        super().__init__(detail)
+
+
+class SessionNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No session with this id exists.")
+
+
+class KeyStoreUnreadable(DomainError):
+    """Stored signing keys cannot be decrypted with the configured encryption keys."""

@@ -5,6 +5,13 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
+from truapi.application.ports.auth_repositories import (
+    AuditRepository,
+    RefreshTokenRepository,
+    RevocationRepository,
+    SessionRepository,
+    SigningKeyRepository,
+)
 from truapi.application.ports.repositories import (
     GroupRepository,
     IdempotencyRepository,
@@ -20,6 +27,11 @@ class UnitOfWork(Protocol):
     tenants: TenantRepository
     groups: GroupRepository
     idempotency: IdempotencyRepository
+    sessions: SessionRepository
+    refresh_tokens: RefreshTokenRepository
+    revocations: RevocationRepository
+    signing_keys: SigningKeyRepository
+    audit: AuditRepository
 
     async def __aenter__(self) -> Self: ...
 
