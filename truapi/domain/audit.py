@@ -23,10 +23,10 @@ class AuditAction:
     LOGIN_SUCCEEDED = "login.succeeded"
     LOGIN_FAILED = "login.failed"
     LOGOUT = "logout"
-    REFRESH_TOKEN_REUSED = "refresh_token.reused"
+    REFRESH_TOKEN_REUSED = "refresh_token.reused"  # noqa: S105 (an event name)
     SESSION_REVOKED = "session.revoked"
     SESSION_ANOMALY = "session.anomaly"
-    PASSWORD_CHANGED = "password.changed"
+    PASSWORD_CHANGED = "password.changed"  # noqa: S105 (an event name)
     SIGNING_KEY_ROTATED = "signing_key.rotated"
     SIGNING_KEY_RETIRED = "signing_key.retired"
 

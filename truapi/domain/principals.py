@@ -10,7 +10,7 @@ from truapi.domain.sessions import MfaLevel
 
 
 class CredentialKind(StrEnum):
-    ACCESS_TOKEN = "access_token"
+    ACCESS_TOKEN = "access_token"  # noqa: S105 (a kind, not a secret)
     API_KEY = "api_key"
 
 

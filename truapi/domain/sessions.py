@@ -21,7 +21,7 @@ class MfaLevel(StrEnum):
 class RevocationReason(StrEnum):
     LOGOUT = "logout"
     REVOKED = "revoked"
-    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 (a reason, not a secret)
     USER_DISABLED = "user_disabled"
     USER_DELETED = "user_deleted"
     REFRESH_REUSED = "refresh_token_reused"

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (RFC 9068 §2.1 media type)
 DEFAULT_SCOPE = "openid"
 
 
