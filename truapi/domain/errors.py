@@ -150,3 +150,10 @@ class SessionNotFound(NotFound):
 
 class KeyStoreUnreadable(DomainError):
     """Stored signing keys cannot be decrypted with the configured encryption keys."""
+
+
+class InvalidCurrentPassword(InvalidValue):
+    def __init__(self) -> None:
+        super().__init__(
+            "current_password", "The current password is incorrect.", "invalid_current_password"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -89,3 +90,52 @@ class Session:
             ip=ip if ip is not None else self.ip,
             user_agent=user_agent[:512] if user_agent else self.user_agent,
         )
+
+
+def same_network(a: str | None, b: str | None) -> bool:
+    """Whether two client addresses share a /24 (IPv4) or /48 (IPv6); unknowns match."""
+    if not a or not b:
+        return True
+    try:
+        first, second = ipaddress.ip_address(a), ipaddress.ip_address(b)
+    except ValueError:
+        return a == b
+    if first.version != second.version:
+        return False
+    prefix = 24 if first.version == 4 else 48
+    return ipaddress.ip_network(f"{a}/{prefix}", strict=False) == ipaddress.ip_network(
+        f"{b}/{prefix}", strict=False
+    )
+
+
+_UA_FAMILIES = (
+    ("edg", "edge"),
+    ("opr", "opera"),
+    ("chrome", "chrome"),
+    ("firefox", "firefox"),
+    ("safari", "safari"),
+    ("curl", "curl"),
+    ("python", "python"),
+    ("okhttp", "okhttp"),
+    ("node", "node"),
+    ("go-http-client", "go"),
+    ("java", "java"),
+)
+
+
+def user_agent_family(user_agent: str | None) -> str:
+    """A coarse client family ("chrome", "curl", …): versions change, families rarely do."""
+    if not user_agent:
+        return ""
+    lowered = user_agent.lower()
+    for marker, family in _UA_FAMILIES:
+        if marker in lowered:
+            return family
+    return lowered.split("/", 1)[0].strip()[:40]
+
+
+def is_anomalous(session: Session, ip: str | None, user_agent: str | None) -> bool:
+    """A refresh from another network *and* another client family than the session's."""
+    return not same_network(session.ip, ip) and user_agent_family(
+        session.user_agent
+    ) != user_agent_family(user_agent)

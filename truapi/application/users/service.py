@@ -9,7 +9,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from truapi.application.auth.context import RevocationPublisher, record_revocations
 from truapi.application.pagination import CursorCodec, Page
+from truapi.application.ports.auth_repositories import Revocation
 from truapi.application.ports.clock import Clock
 from truapi.application.ports.repositories import (
     IdempotencyRecord,
@@ -28,6 +30,7 @@ from truapi.domain.errors import (
     VersionMismatch,
 )
 from truapi.domain.groups import MemberType
+from truapi.domain.sessions import RevocationReason
 from truapi.domain.users import User, UserStatus, check_password_length, user_etag
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -86,12 +89,16 @@ class UserService:
         hasher: PasswordHasher,
         common_passwords: CommonPasswords,
         cursors: CursorCodec,
+        revocations: RevocationPublisher | None = None,
+        revocation_horizon: timedelta = timedelta(minutes=15),
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._hasher = hasher
         self._common = common_passwords
         self._cursors = cursors
+        self._revocations = revocations
+        self._horizon = revocation_horizon
 
     async def check_password(self, password: str) -> None:
         """Apply the password policy: length, then the shipped common-password list."""
@@ -182,7 +189,9 @@ class UserService:
         return user
 
     async def update(self, cmd: UpdateUser) -> User:
-        """Change email, display name or status; honours an ``If-Match`` ETag."""
+        """Change email, display name or status; honours an ``If-Match`` ETag. Disabling a
+        user ends all their sessions."""
+        revocations: list[Revocation] = []
         async with self._uow() as uow:
             user = await uow.users.get(cmd.tenant_id, cmd.user_id)
             if user is None:
@@ -197,8 +206,21 @@ class UserService:
             )
             if not await uow.users.update(changed):
                 raise VersionMismatch()
+            if changed.status is UserStatus.DISABLED and user.status is not UserStatus.DISABLED:
+                now = self._clock.now()
+                ended = await uow.sessions.revoke_for_user(
+                    cmd.tenant_id, cmd.user_id, now, RevocationReason.USER_DISABLED
+                )
+                revocations = await record_revocations(
+                    uow, cmd.tenant_id, ended, now, self._horizon
+                )
             await uow.commit()
+        await self._publish(revocations)
         return changed
+
+    async def _publish(self, revocations: list[Revocation]) -> None:
+        if revocations and self._revocations is not None:
+            await self._revocations.publish(revocations)
 
     async def delete(
         self, tenant_id: uuid.UUID, user_id: uuid.UUID, if_match: str | None = None
@@ -211,9 +233,15 @@ class UserService:
             if if_match is not None and not _etag_matches(if_match, user.etag):
                 raise VersionMismatch()
             await uow.groups.remove_member_everywhere(tenant_id, MemberType.USER, user_id)
+            await uow.refresh_tokens.delete_for_user(tenant_id, user_id)
+            ended = await uow.sessions.delete_for_user(tenant_id, user_id)
+            revocations = await record_revocations(
+                uow, tenant_id, ended, self._clock.now(), self._horizon
+            )
             if not await uow.users.delete(tenant_id, user_id):
                 raise UserNotFound()
             await uow.commit()
+        await self._publish(revocations)
 
     async def list(
         self, tenant_id: uuid.UUID, query: UserQuery, limit: int, cursor: str | None

@@ -1,0 +1,1 @@
+"""Authentication use cases: login, tokens, sessions, signing keys, revocations."""
