@@ -107,7 +107,23 @@ def postgres_database() -> Iterator[str]:
     run_in_thread(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-_TABLES_CHILD_FIRST = ["group_members", "idempotency_keys", "users", "groups", "tenants"]
+_TABLES_CHILD_FIRST = [
+    "refresh_tokens",
+    "sessions",
+    "session_revocations",
+    "audit_events",
+    "audit_chain_heads",
+    "signing_keys",
+    "group_members",
+    "idempotency_keys",
+    "users",
+    "groups",
+    "tenants",
+]
+
+#: The administrator every test app is bootstrapped with; ``client`` is logged in as them.
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "admin-password-for-tests"
 
 
 async def truncate_postgres(url: str) -> None:
@@ -147,6 +163,8 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
         values: dict[str, Any] = {
             "database_url": database_url,
             "env": "test",
+            "bootstrap_admin_username": ADMIN_USERNAME,
+            "bootstrap_admin_password": ADMIN_PASSWORD,
             **FAST_HASHING,
             **overrides,
         }
@@ -168,9 +186,37 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
         yield application
 
 
+async def log_in(
+    client: httpx.AsyncClient, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD
+) -> dict[str, Any]:
+    """Log in through the API (asserting 200) and return the token response."""
+    response = await client.post("/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def authenticate(
+    client: httpx.AsyncClient, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD
+) -> dict[str, Any]:
+    """Log ``client`` in: every later request carries the access token."""
+    tokens = await log_in(client, username, password)
+    client.headers["Authorization"] = f"Bearer {tokens['access_token']}"
+    return tokens
+
+
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client speaking to the app in-process."""
+async def anon_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client speaking to the app in-process, without credentials."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client speaking to the app in-process, logged in as the administrator."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        await authenticate(c)
         yield c

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -16,16 +18,31 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from redis.asyncio import Redis
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from truapi.adapters.memory.throttle import MemoryLoginThrottle
+from truapi.adapters.redis.revocations import RedisRevocationBus
+from truapi.adapters.redis.throttle import RedisLoginThrottle
+from truapi.adapters.security.jwt import JwtCodec, JwtKeyFactory
 from truapi.adapters.security.passwords import Argon2Hasher, ZxcvbnCommonPasswords
+from truapi.adapters.security.secret_box import SecretBox
 from truapi.adapters.sqlalchemy.engine import make_engine
 from truapi.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
+from truapi.api.client_address import TrustedProxies
+from truapi.application.auth.admins import TenantAdmins
+from truapi.application.auth.authenticator import Authenticator
+from truapi.application.auth.keys import SigningKeys
+from truapi.application.auth.policy import AuthPolicy
+from truapi.application.auth.revocations import RevocationWatcher, RevokedSessions
+from truapi.application.auth.service import AuthService
+from truapi.application.auth.sessions import SessionService
 from truapi.application.pagination import CursorCodec
 from truapi.application.ports.clock import Clock, SystemClock
+from truapi.application.ports.throttle import LoginThrottle
 from truapi.application.tenants.bootstrap import (
     BootstrapAdmin,
     bootstrap_admin,
@@ -114,8 +131,20 @@ class Container:
     clock: Clock
     users: UserService
     metrics: Metrics
+    codec: JwtCodec
+    keys: SigningKeys
+    authenticator: Authenticator
+    auth: AuthService
+    sessions: SessionService
+    admins: TenantAdmins
+    revoked: RevokedSessions
+    watcher: RevocationWatcher
+    throttle: LoginThrottle
+    trusted_proxies: TrustedProxies
+    redis: Redis | None = None
     error_hooks: list[ErrorHook] = field(default_factory=list)
     _default_tenant: Tenant | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def default_tenant(self) -> Tenant:
@@ -132,6 +161,21 @@ class Container:
         if migrate_first if migrate_first is not None else self.settings.auto_migrate:
             await migrate(self.engine, self.settings.database_url)
         self._default_tenant = await ensure_default_tenant(self.uow, self.clock)
+        await self.keys.load(self._default_tenant.id)
+
+    async def start_background(self) -> None:
+        """Follow other instances: revocations (Redis or polling) and signing keys."""
+        await self.watcher.start()
+        self._tasks.append(asyncio.create_task(self._follow_keys(), name="truapi-keys"))
+
+    async def _follow_keys(self) -> None:
+        interval = self.settings.key_refresh_interval_s
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.keys.reload(self.default_tenant_id)
+            except Exception:  # a database hiccup: keep the loaded keys, try again later
+                log.warning("signing_keys.reload_failed", exc_info=True)
 
     async def bootstrap_admin(self, *, generate_when_unset: bool) -> BootstrapAdmin | None:
         """Create the first administrator as CONTRACT §0 describes."""
@@ -149,6 +193,15 @@ class Container:
         )
 
     async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.watcher.stop()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.uow.close()
 
     async def database_ok(self) -> bool:
@@ -164,8 +217,6 @@ class Container:
     async def redis_status(self) -> Literal["ok", "disabled", "degraded"]:
         if not self.settings.redis_url:
             return "disabled"
-        from redis.asyncio import Redis
-
         client = Redis.from_url(self.settings.redis_url, socket_timeout=1)
         try:
             async with asyncio.timeout(1.5):
@@ -190,8 +241,46 @@ class Container:
                 log.exception("error_hook.failed")
 
 
+def auth_policy(settings: Settings) -> AuthPolicy:
+    return AuthPolicy(
+        issuer=settings.issuer.rstrip("/"),
+        audience=settings.jwt_audience,
+        access_token_ttl=timedelta(seconds=settings.access_token_ttl),
+        leeway=timedelta(seconds=settings.jwt_leeway_s),
+        session_idle_timeout=timedelta(seconds=settings.session_idle_timeout),
+        session_max_age=timedelta(seconds=settings.session_max_age),
+        anomaly_policy=settings.session_anomaly_policy,
+        signing_algorithm=settings.jwt_algorithm,
+    )
+
+
+def _throttle(settings: Settings, clock: Clock, redis: Redis | None) -> LoginThrottle:
+    s = settings
+    memory = MemoryLoginThrottle(
+        clock,
+        free_failures=s.login_throttle_free_failures,
+        client_free_failures=s.login_throttle_client_free_failures,
+        delay_s=s.login_throttle_delay_s,
+        max_delay_s=s.login_throttle_max_delay_s,
+        reset_s=s.login_throttle_reset_s,
+    )
+    if redis is None:
+        return memory
+    return RedisLoginThrottle(
+        redis,
+        memory,
+        clock,
+        free_failures=s.login_throttle_free_failures,
+        client_free_failures=s.login_throttle_client_free_failures,
+        delay_s=s.login_throttle_delay_s,
+        max_delay_s=s.login_throttle_max_delay_s,
+        reset_s=s.login_throttle_reset_s,
+    )
+
+
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
-    """Wire adapters for ``settings``: SQLite or PostgreSQL, argon2, the shipped lists."""
+    """Wire adapters for ``settings``: SQLite or PostgreSQL, Redis or in-process, argon2,
+    JWT keys, the shipped lists."""
     engine = make_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
@@ -205,13 +294,73 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         parallelism=settings.argon2_parallelism,
         concurrency=settings.argon2_max_concurrency,
     )
+    common = ZxcvbnCommonPasswords()
+    policy = auth_policy(settings)
+    redis = (
+        Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+        if settings.redis_url
+        else None
+    )
+    box = SecretBox.from_settings(
+        settings.encryption_keys.get_secret_value() if settings.encryption_keys else None,
+        settings.secret_key.get_secret_value(),
+    )
+    codec = JwtCodec(
+        box,
+        issuer=policy.issuer,
+        audience=policy.audience,
+        leeway_s=settings.jwt_leeway_s,
+        allowed_algorithms=frozenset({"ES256", "RS256", "EdDSA"}),
+    )
+    revoked = RevokedSessions()
+    authenticator = Authenticator(
+        codec, revoked, leeway_s=settings.jwt_leeway_s, cache_size=settings.token_cache_size
+    )
+    revoked.on_revoked(authenticator.forget_sessions)
+    watcher = RevocationWatcher(
+        uow,
+        revoked,
+        the_clock,
+        interval_s=settings.revocation_propagation_s / 2,
+        bus=RedisRevocationBus(redis) if redis is not None else None,
+        lookback=policy.revocation_horizon,
+    )
     users = UserService(
         uow,
         the_clock,
         hasher,
-        ZxcvbnCommonPasswords(),
+        common,
         CursorCodec(settings.secret_key.get_secret_value().encode()),
+        revocations=watcher,
+        revocation_horizon=policy.revocation_horizon,
     )
+    throttle = _throttle(settings, the_clock, redis)
     return Container(
-        settings=settings, engine=engine, uow=uow, clock=the_clock, users=users, metrics=Metrics()
+        settings=settings,
+        engine=engine,
+        uow=uow,
+        clock=the_clock,
+        users=users,
+        metrics=Metrics(),
+        codec=codec,
+        keys=SigningKeys(uow, codec, JwtKeyFactory(box), the_clock, policy),
+        authenticator=authenticator,
+        auth=AuthService(
+            uow,
+            the_clock,
+            hasher,
+            common,
+            codec,
+            authenticator,
+            throttle,
+            watcher,
+            policy,
+        ),
+        sessions=SessionService(uow, the_clock, watcher, policy),
+        admins=TenantAdmins(uow),
+        revoked=revoked,
+        watcher=watcher,
+        throttle=throttle,
+        trusted_proxies=TrustedProxies.parse(settings.trusted_proxies),
+        redis=redis,
     )

@@ -16,12 +16,17 @@ from truapi.application.tenants.bootstrap import make_admin
 from truapi.application.users.service import CreateUser
 from truapi.bootstrap import Container, build_container, migrate, pending_migrations
 from truapi.config import Settings
+from truapi.domain.audit import SYSTEM
 from truapi.domain.errors import DomainError, InvalidValue
+from truapi.domain.tokens import KeyState, SigningKey
+from truapi.domain.users import format_timestamp
 from truapi.telemetry import configure_logging
 
 app = typer.Typer(help="TruAPI: identity and access service.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+keys_app = typer.Typer(help="Manage the JWT signing keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 T = TypeVar("T")
 
@@ -152,6 +157,47 @@ def users_create(
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"created user {name} ({user_id}){' as administrator' if admin else ''}")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Make a new active signing key; the previous one verifies until its tokens expire."""
+    settings = _settings()
+
+    async def work(container: Container) -> SigningKey:
+        await container.start()
+        return await container.keys.rotate(container.default_tenant_id, actor=SYSTEM)
+
+    try:
+        key = _run(settings, work)
+    except DomainError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"new active key {key.kid} ({key.algorithm})")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Show every signing key with its state."""
+    settings = _settings()
+
+    async def work(container: Container) -> list[SigningKey]:
+        await container.start()
+        return await container.keys.all()
+
+    try:
+        keys = _run(settings, work)
+    except DomainError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    for key in keys:
+        until = ""
+        if key.state is KeyState.RETIRING and key.retire_after is not None:
+            until = f"  verifies until {format_timestamp(key.retire_after)}"
+        typer.echo(
+            f"{key.kid}  {key.algorithm:<6} {key.state.value:<8} "
+            f"created {format_timestamp(key.created_at)}{until}"
+        )
 
 
 def _checked_email(value: str) -> str:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.conftest import ADMIN_USERNAME, authenticate
 from truapi.api.app import create_app
 from truapi.config import Settings
 
@@ -95,12 +96,13 @@ async def create_user(
 
 
 async def all_users(client: httpx.AsyncClient, **params: str | int) -> list[dict[str, Any]]:
-    """Every user matching ``params`` (one page of up to 200, asserting it is the last)."""
+    """Every user matching ``params`` (one page of up to 200, asserting it is the last),
+    except the administrator the test client is logged in as."""
     response = await client.get("/users", params={"limit": 200, **params})
     assert response.status_code == 200, response.text
     page = response.json()
     assert page["next_cursor"] is None
-    items: list[dict[str, Any]] = page["items"]
+    items: list[dict[str, Any]] = [u for u in page["items"] if u["username"] != ADMIN_USERNAME]
     return items
 
 
@@ -132,6 +134,8 @@ async def make_client(start_app: StartApp) -> AsyncIterator[MakeClient]:
 
         async def make(**overrides: Any) -> httpx.AsyncClient:
             app = await start_app(**overrides)
-            return await stack.enter_async_context(client_for(app))
+            client = await stack.enter_async_context(client_for(app))
+            await authenticate(client)
+            return client
 
         yield make

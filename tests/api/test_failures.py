@@ -13,7 +13,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.api.conftest import StartApp, assert_problem, client_for, create_user
+from tests.api.conftest import StartApp, all_users, assert_problem, client_for, create_user
+from tests.conftest import authenticate
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
@@ -108,6 +109,7 @@ async def test_database_outage_gives_503_then_recovers_without_restart(
 ) -> None:
     app = await start_app(database_url=through(database_url, pg_proxy.port))
     async with client_for(app) as client:
+        await authenticate(client)
         user = await create_user(client, "alice")
         assert (await client.get(f"/users/{user['id']}")).status_code == 200
 
@@ -139,8 +141,8 @@ async def test_database_outage_gives_503_then_recovers_without_restart(
         assert got.status_code == 200, got.text
         assert got.json() == user
         bob = await create_user(client, "bob")
-        listed = await client.get("/users")
-        assert [u["id"] for u in listed.json()["items"]] == [user["id"], bob["id"]]
+        listed = await all_users(client)
+        assert [u["id"] for u in listed] == [user["id"], bob["id"]]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

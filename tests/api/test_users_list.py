@@ -18,6 +18,7 @@ from tests.api.conftest import (
     create_user,
     usernames,
 )
+from tests.conftest import ADMIN_USERNAME
 
 
 def parse_ts(value: str) -> datetime:
@@ -55,22 +56,24 @@ async def walk(
             await between(len(pages))
 
 
-async def test_empty_list(client: httpx.AsyncClient) -> None:
+async def test_a_fresh_tenant_lists_only_its_administrator(client: httpx.AsyncClient) -> None:
     response = await client.get("/users")
     assert response.status_code == 200
-    assert response.json() == {"items": [], "next_cursor": None}
+    body = response.json()
+    assert [u["username"] for u in body["items"]] == [ADMIN_USERNAME]
+    assert body["next_cursor"] is None
     assert "link" not in response.headers
 
 
 async def test_default_limit_is_50(client: httpx.AsyncClient) -> None:
-    for i in range(51):
+    for i in range(50):  # and the administrator: 51 users
         await create_user(client, f"user{i:02d}")
     response = await client.get("/users")
     body = response.json()
     assert len(body["items"]) == 50
     assert body["next_cursor"] is not None
     rest = await client.get("/users", params={"cursor": body["next_cursor"]})
-    assert [u["username"] for u in rest.json()["items"]] == ["user50"]
+    assert [u["username"] for u in rest.json()["items"]] == ["user49"]
     assert rest.json()["next_cursor"] is None
 
 
@@ -87,15 +90,16 @@ async def test_limit_bounds_are_accepted(client: httpx.AsyncClient, limit: int) 
     await create_user(client, "bob")
     response = await client.get("/users", params={"limit": limit})
     assert response.status_code == 200
-    assert len(response.json()["items"]) == min(limit, 2)
+    assert len(response.json()["items"]) == min(limit, 3)  # with the administrator
 
 
 async def test_walk_all_pages_each_user_once_with_link_header(client: httpx.AsyncClient) -> None:
+    admin = (await client.get("/me")).json()
     created = [await create_user(client, f"walker{i}") for i in range(7)]
     pages = await walk(client, {"limit": 3})
-    assert [len(page) for page in pages] == [3, 3, 1]
+    assert [len(page) for page in pages] == [3, 3, 2]
     seen = [user["id"] for page in pages for user in page]
-    assert seen == [user["id"] for user in created]  # default sort: created_at
+    assert seen == [admin["id"]] + [user["id"] for user in created]  # default: created_at
 
 
 async def test_link_header_points_at_the_next_page(client: httpx.AsyncClient) -> None:
@@ -151,7 +155,9 @@ async def test_sort_orders(client: httpx.AsyncClient, sort: str, expected: list[
         await asyncio.sleep(0.005)
     assert await usernames(client, sort=sort) == expected
     pages = await walk(client, {"limit": 1, "sort": sort})
-    assert [page[0]["username"] for page in pages] == expected
+    walked = [page[0]["username"] for page in pages]
+    assert walked.count(ADMIN_USERNAME) == 1
+    assert [name for name in walked if name != ADMIN_USERNAME] == expected
 
 
 async def test_default_sort_is_created_at(client: httpx.AsyncClient) -> None:
@@ -352,10 +358,10 @@ async def test_cursor_reused_with_other_filters_is_400(
 async def test_cursor_survives_a_change_of_limit(client: httpx.AsyncClient) -> None:
     for name in ("alice", "bob", "carol"):
         await create_user(client, name)
-    cursor = await first_cursor(client, sort="username")
+    cursor = await first_cursor(client, sort="username")  # after "admin"
     response = await client.get("/users", params={"limit": 5, "sort": "username", "cursor": cursor})
     assert response.status_code == 200
-    assert [u["username"] for u in response.json()["items"]] == ["bob", "carol"]
+    assert [u["username"] for u in response.json()["items"]] == ["alice", "bob", "carol"]
 
 
 async def test_list_items_never_carry_secrets(client: httpx.AsyncClient) -> None:

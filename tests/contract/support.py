@@ -12,7 +12,9 @@ from truapi.application.ports.repositories import (
     UserSort,
 )
 from truapi.application.ports.unit_of_work import UnitOfWorkFactory
+from truapi.domain.sessions import Session
 from truapi.domain.tenants import Tenant
+from truapi.domain.tokens import RefreshToken
 from truapi.domain.users import User, UserStatus
 
 #: A fixed instant, so tests can place users before and after each other exactly.
@@ -119,4 +121,47 @@ def idempotency_record(
             "nested": {"list": [1, 2, 3], "none": None},
         },
         created_at=T0 - timedelta(hours=hours_ago),
+    )
+
+
+async def session_for(
+    uow_factory: UnitOfWorkFactory,
+    tenant: Tenant,
+    username: str = "alice",
+    *,
+    minutes: float = 0,
+    user: User | None = None,
+) -> Session:
+    """Add and commit a session (and its user, unless ``user`` is given) started
+    ``minutes`` after ``T0``, with a lifetime of one day."""
+    async with uow_factory() as uow:
+        if user is None:
+            user = make_user(tenant.id, username)
+            await uow.users.add(user)
+        session = Session.start(
+            tenant_id=tenant.id,
+            user_id=user.id,
+            now=T0 + timedelta(minutes=minutes),
+            max_age=timedelta(days=1),
+            ip="192.0.2.1",
+            user_agent="Mozilla/5.0",
+        )
+        await uow.sessions.add(session)
+        await uow.commit()
+    return session
+
+
+def refresh_token_of(
+    session: Session, *, minutes: float = 0, ttl: timedelta = timedelta(days=1)
+) -> RefreshToken:
+    """A refresh token of ``session`` issued ``minutes`` after ``T0``, with a unique hash."""
+    created = T0 + timedelta(minutes=minutes)
+    return RefreshToken(
+        id=uuid.uuid4(),
+        tenant_id=session.tenant_id,
+        user_id=session.user_id,
+        session_id=session.id,
+        token_hash=uuid.uuid4().hex + uuid.uuid4().hex,
+        created_at=created,
+        expires_at=created + ttl,
     )

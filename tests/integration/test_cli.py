@@ -144,14 +144,22 @@ def test_serve_bootstraps_an_admin_and_prints_the_password_only_to_the_console(
     tmp_path: Path,
 ) -> None:
     with running_server(tmp_path / "serve") as server:
-        users = httpx.get(f"{server.base_url}/users").json()["items"]
+        printed = server.stdout.read_text()
+        assert "Bootstrap administrator created: admin" in printed
+        assert server.base_url in printed
+        password = printed.split("password (shown once):", 1)[1].split()[0]
+        assert len(password) >= 20
+        login = httpx.post(
+            f"{server.base_url}/auth/login", json={"username": "admin", "password": password}
+        )
+        assert login.status_code == 200, login.text
+        token = login.json()["access_token"]
+        users = httpx.get(
+            f"{server.base_url}/users", headers={"Authorization": f"Bearer {token}"}
+        ).json()["items"]
         assert [u["username"] for u in users] == ["admin"]
-    printed = server.stdout.read_text()
-    assert "Bootstrap administrator created: admin" in printed
-    assert server.base_url in printed
-    password = printed.split("password (shown once):", 1)[1].split()[0]
-    assert len(password) >= 20
     assert password not in server.stderr.read_text()
+    assert token not in server.stderr.read_text()
 
 
 def test_the_commands_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import structlog
 
+from tests.conftest import authenticate
 from truapi.api.app import create_app
 from truapi.config import Settings
 from truapi.telemetry import configure_logging
@@ -38,6 +39,7 @@ async def test_each_request_writes_one_json_access_line_without_secrets(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            tokens = await authenticate(client)
             capsys.readouterr()
             created = await client.post(
                 "/users",
@@ -56,13 +58,15 @@ async def test_each_request_writes_one_json_access_line_without_secrets(
     assert first["status"] == 201
     assert first["request_id"] == "req-create-1"
     assert first["tenant"] == created.json()["tenant_id"]
-    assert "principal" in first
+    assert first["principal"].startswith("user:")
     assert isinstance(first["duration_ms"], float)
     assert first["timestamp"].endswith("Z")
     assert second["route"] == "/users/{user_id}"
     assert second["status"] == 404
     assert second["request_id"] == missing.headers["x-request-id"]
     assert SECRET not in output.err + output.out
+    for secret in (tokens["access_token"], tokens["refresh_token"]):
+        assert secret not in output.err + output.out
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

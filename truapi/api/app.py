@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from truapi import __version__
 from truapi.api.errors import exception_container
 from truapi.api.middleware import RequestContextMiddleware
-from truapi.api.routers import docs, health, users
+from truapi.api.routers import admin, auth, docs, health, sessions, users, wellknown
 from truapi.api.schemas.problems import problem_responses
 from truapi.bootstrap import Container, build_container
 from truapi.config import Settings
@@ -19,7 +19,12 @@ from truapi.telemetry import AccessLog
 OPENAPI_URL = "/openapi.json"
 
 TAGS = [
+    {"name": "auth", "description": "Log in, refresh, log out, revoke and introspect tokens."},
+    {"name": "me", "description": "The caller's own account, password and sessions."},
     {"name": "users", "description": "Users of a tenant: create, read, change, delete, list."},
+    {"name": "sessions", "description": "Other users' sessions (administrators)."},
+    {"name": "admin", "description": "Platform operations: signing keys."},
+    {"name": "discovery", "description": "JWKS and the OpenID discovery document."},
     {"name": "health", "description": "Liveness, readiness and metrics."},
 ]
 
@@ -44,6 +49,7 @@ def create_app(
         # A configured bootstrap admin is made by any start-up; a generated one only by
         # `truapi serve`, which can show its password on the console.
         await the_container.bootstrap_admin(generate_when_unset=False)
+        await the_container.start_background()
         try:
             yield
         finally:
@@ -65,7 +71,12 @@ def create_app(
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.include_router(health.metrics_router)
-    app.include_router(users.router, responses=problem_responses(500))
+    app.include_router(wellknown.router)
+    app.include_router(auth.router, responses=problem_responses(500))
+    app.include_router(sessions.me_router, responses=problem_responses(500))
+    app.include_router(users.router, responses=problem_responses(500, 401))
+    app.include_router(sessions.users_router, responses=problem_responses(500))
+    app.include_router(admin.router, responses=problem_responses(500))
     if docs_on:
         docs.install_docs(app, openapi_url=OPENAPI_URL, title="TruAPI")
     app.add_middleware(

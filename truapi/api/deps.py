@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from truapi.api.errors import ApiError
+from truapi.api.security import CurrentPrincipal
 from truapi.application.users.service import UserService
 from truapi.bootstrap import Container
 
@@ -21,14 +22,6 @@ def get_container(request: Request) -> Container:
     return container
 
 
-async def current_tenant_id(request: Request) -> uuid.UUID:
-    """The tenant a request acts in (the platform tenant until authentication selects one)."""
-    container = get_container(request)
-    tenant_id = container.default_tenant_id
-    request.scope["state"]["tenant"] = str(tenant_id)
-    return tenant_id
-
-
 @dataclass(frozen=True, slots=True)
 class UsersInTenant:
     """The user use cases and the tenant a request acts in, resolved together: one
@@ -38,9 +31,11 @@ class UsersInTenant:
     service: UserService
 
 
-async def users_in_tenant(request: Request) -> UsersInTenant:
+async def users_in_tenant(request: Request, principal: CurrentPrincipal) -> UsersInTenant:
+    """The users of the caller's tenant (any authenticated user of a tenant may use them until
+    a policy engine decides per operation)."""
     container = get_container(request)
-    return UsersInTenant(tenant_id=await current_tenant_id(request), service=container.users)
+    return UsersInTenant(tenant_id=principal.tenant_id, service=container.users)
 
 
 async def require_json(request: Request) -> None:

@@ -30,6 +30,16 @@ DOMAIN_ERRORS: dict[type[d.DomainError], tuple[int, str]] = {
     d.IdempotencyInProgress: (409, "idempotency_in_progress"),
     d.InvalidCursor: (400, "invalid_cursor"),
     d.PasswordTooCommon: (422, "password_too_common"),
+    d.InvalidCurrentPassword: (422, "invalid_current_password"),
+    d.InvalidCredentials: (401, "invalid_credentials"),
+    d.InvalidToken: (401, "invalid_token"),
+    d.InvalidRefreshToken: (401, "invalid_refresh_token"),
+    d.RefreshTokenReused: (401, "refresh_token_reused"),
+    d.SessionRevoked: (401, "session_revoked"),
+    d.Unauthenticated: (401, "unauthenticated"),
+    d.TooManyAttempts: (429, "too_many_attempts"),
+    d.Forbidden: (403, "forbidden"),
+    d.SessionNotFound: (404, "session_not_found"),
     d.InvalidValue: (422, "validation_error"),
     d.NotFound: (404, "not_found"),
     d.Conflict: (409, "conflict"),
@@ -157,7 +167,17 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         detail = exc.detail if exc.detail[:1].isupper() else f"{exc.field} {exc.detail}"
     else:
         detail = exc.detail
-    return problem_response(request, status, code, detail, extra=extra)
+    return problem_response(request, status, code, detail, headers=_auth_headers(exc), extra=extra)
+
+
+def _auth_headers(exc: d.DomainError) -> dict[str, str] | None:
+    if isinstance(exc, d.TooManyAttempts):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, d.InvalidToken):
+        return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    if isinstance(exc, d.AuthenticationFailed):
+        return {"WWW-Authenticate": "Bearer"}
+    return None
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -5,6 +5,13 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from truapi.adapters.memory.auth_repositories import (
+    MemoryAuditRepository,
+    MemoryRefreshTokenRepository,
+    MemoryRevocationRepository,
+    MemorySessionRepository,
+    MemorySigningKeyRepository,
+)
 from truapi.adapters.memory.repositories import (
     MemoryGroupRepository,
     MemoryIdempotencyRepository,
@@ -12,6 +19,13 @@ from truapi.adapters.memory.repositories import (
     MemoryUserRepository,
 )
 from truapi.adapters.memory.store import MemoryStore
+from truapi.application.ports.auth_repositories import (
+    AuditRepository,
+    RefreshTokenRepository,
+    RevocationRepository,
+    SessionRepository,
+    SigningKeyRepository,
+)
 from truapi.application.ports.repositories import (
     GroupRepository,
     IdempotencyRepository,
@@ -25,6 +39,11 @@ class MemoryUnitOfWork:
     tenants: TenantRepository
     groups: GroupRepository
     idempotency: IdempotencyRepository
+    sessions: SessionRepository
+    refresh_tokens: RefreshTokenRepository
+    revocations: RevocationRepository
+    signing_keys: SigningKeyRepository
+    audit: AuditRepository
 
     def __init__(self, store: MemoryStore, *, readonly: bool = False) -> None:
         self._store = store
@@ -44,6 +63,11 @@ class MemoryUnitOfWork:
         self.tenants = MemoryTenantRepository(work)
         self.groups = MemoryGroupRepository(work)
         self.idempotency = MemoryIdempotencyRepository(work)
+        self.sessions = MemorySessionRepository(work)
+        self.refresh_tokens = MemoryRefreshTokenRepository(work)
+        self.revocations = MemoryRevocationRepository(work)
+        self.signing_keys = MemorySigningKeyRepository(work)
+        self.audit = MemoryAuditRepository(work)
 
     async def __aexit__(
         self,

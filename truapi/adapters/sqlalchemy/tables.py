@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -129,4 +131,106 @@ idempotency_keys = Table(
     Column("status", Integer, nullable=False),
     Column("response", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("auth_time", UTCDateTime, nullable=False),
+    Column("mfa_level", String(8), nullable=False),
+    Column("amr", JSON, nullable=False),
+    Column("ip", String(45), nullable=True),
+    Column("user_agent", String(512), nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("revoked_reason", String(64), nullable=True),
+    # user_id leads: deleting a user (or a whole tenant's users) makes the foreign key look
+    # sessions up by user_id alone; the per-user queries match both columns, so they use it too.
+    Index("ix_sessions_user_tenant", "user_id", "tenant_id"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    # No foreign key to users: a token goes with its session, which goes with its user.
+    Column("user_id", Uuid, nullable=False),
+    Column(
+        "session_id",
+        Uuid,
+        ForeignKey("sessions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+    Column("used_at", UTCDateTime, nullable=True),
+    Column("replaced_by", Uuid, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index("ix_refresh_tokens_tenant_user", "tenant_id", "user_id"),
+)
+
+# No foreign key to sessions: a revocation must outlive the session it ends, until the last
+# access token of that session has expired.
+session_revocations = Table(
+    "session_revocations",
+    metadata,
+    Column("session_id", Uuid, primary_key=True),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=False, index=True),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+# Platform-wide, not tenant-owned: one issuer signs every tenant's tokens and publishes one
+# JWKS, so keys belong to no tenant (the ``tid`` claim says whose a token is).
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("algorithm", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("public_jwk", JSON, nullable=False),
+    Column("private_key_encrypted", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("retiring_at", UTCDateTime, nullable=True),
+    Column("retire_after", UTCDateTime, nullable=True),
+    Column("retired_at", UTCDateTime, nullable=True),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    # Position in the tenant's chain: the order events were linked in, whatever their ``at``.
+    Column("seq", BigInteger, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(300), nullable=True),
+    Column("outcome", String(16), nullable=False),
+    Column("ip", String(45), nullable=True),
+    Column("request_id", String(128), nullable=True),
+    Column("details", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("tenant_id", "seq"),
+    Index("ix_audit_events_tenant_at", "tenant_id", "at"),
+)
+
+# The latest link of each tenant's chain. Appends lock this row, so two writers of one tenant
+# can never link after the same event.
+audit_chain_heads = Table(
+    "audit_chain_heads",
+    metadata,
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
 )

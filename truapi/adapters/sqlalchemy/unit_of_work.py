@@ -8,6 +8,13 @@ from typing import Self
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from truapi.adapters.sqlalchemy.auth_repositories import (
+    SqlAuditRepository,
+    SqlRefreshTokenRepository,
+    SqlRevocationRepository,
+    SqlSessionRepository,
+    SqlSigningKeyRepository,
+)
 from truapi.adapters.sqlalchemy.connection import Executor, InlineConnection
 from truapi.adapters.sqlalchemy.engine import SQLITE_BEGIN, make_sqlite_reader
 from truapi.adapters.sqlalchemy.repositories import (
@@ -15,6 +22,13 @@ from truapi.adapters.sqlalchemy.repositories import (
     SqlIdempotencyRepository,
     SqlTenantRepository,
     SqlUserRepository,
+)
+from truapi.application.ports.auth_repositories import (
+    AuditRepository,
+    RefreshTokenRepository,
+    RevocationRepository,
+    SessionRepository,
+    SigningKeyRepository,
 )
 from truapi.application.ports.repositories import (
     GroupRepository,
@@ -29,6 +43,11 @@ class SqlUnitOfWork:
     tenants: TenantRepository
     groups: GroupRepository
     idempotency: IdempotencyRepository
+    sessions: SessionRepository
+    refresh_tokens: RefreshTokenRepository
+    revocations: RevocationRepository
+    signing_keys: SigningKeyRepository
+    audit: AuditRepository
 
     def __init__(
         self,
@@ -49,6 +68,11 @@ class SqlUnitOfWork:
         self.tenants = SqlTenantRepository(conn)
         self.groups = SqlGroupRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)
+        self.sessions = SqlSessionRepository(conn)
+        self.refresh_tokens = SqlRefreshTokenRepository(conn)
+        self.revocations = SqlRevocationRepository(conn)
+        self.signing_keys = SqlSigningKeyRepository(conn)
+        self.audit = SqlAuditRepository(conn)
         return self
 
     async def __aenter__(self) -> Self:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from truapi.application.ports.tokens import AccessTokenCodec
 from truapi.domain.errors import InvalidToken
@@ -12,6 +13,12 @@ from truapi.domain.principals import CredentialKind, Principal
 from truapi.domain.sessions import MfaLevel
 
 MAX_TOKEN_BYTES = 8192
+
+
+class RevokedLookup(Protocol):
+    """The set of sessions ended early, as the hot path asks it."""
+
+    def __contains__(self, session_id: str) -> bool: ...
 
 
 class Authenticator:
@@ -25,7 +32,7 @@ class Authenticator:
     def __init__(
         self,
         codec: AccessTokenCodec,
-        revoked: Container[str],
+        revoked: RevokedLookup,
         *,
         leeway_s: int,
         cache_size: int,

@@ -1,0 +1,1 @@
+"""Redis adapters: state and fan-out shared by every instance."""
