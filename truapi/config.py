@@ -45,8 +45,8 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
 
-    argon2_time_cost: int = Field(default=3, ge=1, le=20)
-    argon2_memory_cost_kib: int = Field(default=65536, ge=8192, le=4_194_304)
+    argon2_time_cost: int = Field(default=2, ge=1, le=20)
+    argon2_memory_cost_kib: int = Field(default=19_456, ge=8192, le=4_194_304)
     argon2_parallelism: int = Field(default=1, ge=1, le=16)
     argon2_max_concurrency: int = Field(default=4, ge=1, le=64)
 
@@ -60,7 +60,6 @@ class Settings(BaseSettings):
     session_idle_timeout: int = Field(default=1800, ge=60)
     session_max_age: int = Field(default=2_592_000, ge=300)
     session_anomaly_policy: Literal["off", "log", "revoke"] = "log"
-    refresh_reuse_grace_s: int = Field(default=0, ge=0, le=60)
     revocation_propagation_s: int = Field(default=1, ge=1, le=60)
     key_refresh_interval_s: int = Field(default=30, ge=1, le=3600)
 

@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from redis.asyncio import Redis
 
+from tests.clock import FakeClock
 from tests.conftest import REDIS_URL, need_service
-from tests.unit.test_revocations import FakeClock, FakeUnitOfWorkFactory, eventually
+from tests.unit.test_revocations import FakeUnitOfWorkFactory, eventually
 from truapi.adapters.redis.revocations import RedisRevocationBus, decode, encode
 from truapi.application.auth.revocations import RevocationWatcher, RevokedSessions
 from truapi.application.ports.auth_repositories import Revocation

@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from tests.clock import FakeClock
 from tests.conftest import REDIS_URL, need_service
-from tests.unit.test_login_throttle import POLICY, FakeClock, LoginThrottleContract
+from tests.unit.test_login_throttle import POLICY, LoginThrottleContract
 from truapi.adapters.memory.throttle import MemoryLoginThrottle
 from truapi.adapters.redis.throttle import RedisLoginThrottle
 from truapi.application.ports.throttle import LoginThrottle

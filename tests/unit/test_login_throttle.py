@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import TypedDict
 
 import pytest
 
+from tests.clock import FakeClock
 from truapi.adapters.memory.throttle import MemoryLoginThrottle
 from truapi.application.ports.throttle import LoginThrottle
-
-T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
 class Policy(TypedDict):
@@ -29,19 +27,6 @@ POLICY: Policy = {
     "max_delay_s": 100,
     "reset_s": 1000,
 }
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.current = now
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
 
 
 class LoginThrottleContract:

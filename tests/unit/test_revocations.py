@@ -5,31 +5,20 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
 import pytest
 
+from tests.clock import T0, FakeClock
 from truapi.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from truapi.application.auth.revocations import RevocationWatcher, RevokedSessions
 from truapi.application.ports.auth_repositories import Revocation
 from truapi.domain.tenants import Tenant
 
-T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 TENANT = uuid.uuid4()
 LOOKBACK = timedelta(minutes=11)
-
-
-class FakeClock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.current = now
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
 
 
 def revocation(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.clock import T0, FakeClock
 from truapi.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from truapi.adapters.security.passwords import Argon2Hasher, ZxcvbnCommonPasswords
 from truapi.application.pagination import CursorCodec
@@ -35,21 +36,7 @@ from truapi.domain.groups import Group, Membership, MemberType
 from truapi.domain.tenants import Tenant
 from truapi.domain.users import User, UserStatus
 
-T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 GOOD_PASSWORD = "violet-harbor-quietly-47"
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.current = now
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> None:
-        self.current += timedelta(**delta)
 
 
 @dataclass
