@@ -42,10 +42,9 @@ async def me(principal: CurrentPrincipal, request: Request) -> Response:
     body: dict[str, Any] = user.public_view()
     body["session"] = None
     if principal.session_id is not None:
-        views = await container.sessions.live(
+        current = await container.sessions.current(
             principal.tenant_id, principal.user_id, principal.session_id
         )
-        current = next((v for v in views if v.current), None)
         body["session"] = session_view(current) if current is not None else None
     return JSONResponse(body, headers={"ETag": user.etag, "Cache-Control": "no-store"})
 

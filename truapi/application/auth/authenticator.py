@@ -11,6 +11,7 @@ from truapi.application.ports.tokens import AccessTokenCodec
 from truapi.domain.errors import InvalidToken
 from truapi.domain.principals import CredentialKind, Principal
 from truapi.domain.sessions import MfaLevel
+from truapi.domain.tokens import AccessClaims
 
 MAX_TOKEN_BYTES = 8192
 
@@ -43,16 +44,29 @@ class Authenticator:
         self._leeway = leeway_s
         self._size = cache_size
         self._now = now
-        self._cache: dict[str, tuple[Principal, float, str]] = {}
+        self._cache: dict[str, tuple[Principal, float, str, AccessClaims]] = {}
 
     def authenticate(self, token: str) -> Principal:
         """The principal of a valid, unrevoked access token; ``InvalidToken`` otherwise."""
         hit = self._cache.get(token)
         if hit is not None:
-            principal, valid_until, sid = hit
+            principal, valid_until, sid, _ = hit
             if self._now() < valid_until and sid not in self._revoked:
                 return principal
             self._cache.pop(token, None)
+        return self._verify(token)[0]
+
+    def verify(self, token: str) -> tuple[Principal, AccessClaims]:
+        """Like ``authenticate``, with the token's claims."""
+        hit = self._cache.get(token)
+        if hit is not None:
+            principal, valid_until, sid, claims = hit
+            if self._now() < valid_until and sid not in self._revoked:
+                return principal, claims
+            self._cache.pop(token, None)
+        return self._verify(token)
+
+    def _verify(self, token: str) -> tuple[Principal, AccessClaims]:
         if len(token) > MAX_TOKEN_BYTES:
             raise InvalidToken("too_large")
         claims = self._codec.decode(token)
@@ -75,15 +89,15 @@ class Authenticator:
             if len(self._cache) >= self._size:
                 # Dicts keep insertion order: the first key is the oldest entry.
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[token] = (principal, claims.exp + self._leeway, claims.sid)
-        return principal
+            self._cache[token] = (principal, claims.exp + self._leeway, claims.sid, claims)
+        return principal, claims
 
     def forget_sessions(self, session_ids: Iterable[str]) -> None:
         """Drop cached tokens of sessions that were just revoked."""
         gone = set(session_ids)
         if not gone or not self._cache:
             return
-        for token in [t for t, (_, _, sid) in self._cache.items() if sid in gone]:
+        for token in [t for t, (_, _, sid, _) in self._cache.items() if sid in gone]:
             self._cache.pop(token, None)
 
     def clear(self) -> None:

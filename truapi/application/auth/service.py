@@ -419,8 +419,7 @@ class AuthService:
         if token.count(".") != 2:
             return inactive
         try:
-            claims = self._codec.decode(token)
-            self._authenticator.authenticate(token)  # also refuses revoked sessions
+            _, claims = self._authenticator.verify(token)  # also refuses revoked sessions
         except InvalidToken:
             return inactive
         if claims.tid != str(caller.tenant_id):

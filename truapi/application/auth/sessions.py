@@ -51,6 +51,21 @@ class SessionService:
             if s.is_live(now, self._policy.session_idle_timeout)
         ]
 
+    async def current(
+        self, tenant_id: uuid.UUID, user_id: uuid.UUID, session_id: uuid.UUID
+    ) -> SessionView | None:
+        """The caller's own session, when it is still live."""
+        now = self._clock.now()
+        async with self._uow(readonly=True) as uow:
+            session = await uow.sessions.get(tenant_id, session_id)
+        if (
+            session is None
+            or session.user_id != user_id
+            or not session.is_live(now, self._policy.session_idle_timeout)
+        ):
+            return None
+        return SessionView(session=session, current=True)
+
     async def revoke(
         self,
         actor: Principal,
