@@ -2,7 +2,8 @@
 
 - every setting is in ``.env.example`` (with its default) and in ``docs/configuration.md``;
 - every error code the service can send is in ``docs/errors.md``;
-- the examples of ``docs/api/users.md`` run against a live server;
+- the examples of ``docs/api/users.md`` run against a live server (those of
+  ``docs/authentication.md`` are run by ``test_authentication_docs.py``);
 - the site builds with ``mkdocs build --strict`` and loads nothing from other sites.
 """
 
@@ -38,6 +39,7 @@ USERS_MD = DOCS / "api" / "users.md"
 API_SOURCES = ROOT / "truapi" / "api"
 
 BOOTSTRAP_ADMIN = "docs-admin"
+BOOTSTRAP_PASSWORD = "the docs examples passphrase"
 SERVER_START_TIMEOUT_S = 60.0
 
 
@@ -289,7 +291,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         tmp_path_factory.mktemp("docs-server"),
         APP_ENV="test",
         APP_BOOTSTRAP_ADMIN_USERNAME=BOOTSTRAP_ADMIN,
-        APP_BOOTSTRAP_ADMIN_PASSWORD="the docs examples passphrase",
+        APP_BOOTSTRAP_ADMIN_PASSWORD=BOOTSTRAP_PASSWORD,
         APP_LOG_LEVEL="warning",
     ) as server:
         yield server.base_url
@@ -300,6 +302,11 @@ def examples_server(live_server: str) -> Iterator[str]:
     """The live server; afterwards only the bootstrap administrator is left, pass or fail."""
     yield live_server
     with httpx.Client(base_url=live_server, timeout=10.0) as client:
+        login = client.post(
+            "/auth/login", json={"username": BOOTSTRAP_ADMIN, "password": BOOTSTRAP_PASSWORD}
+        )
+        login.raise_for_status()
+        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
         items = client.get("/users", params={"limit": 200}).json()["items"]
         for user in items:
             if user["username"] != BOOTSTRAP_ADMIN:
@@ -311,6 +318,8 @@ def test_users_python_examples_run(examples_server: str, monkeypatch: pytest.Mon
     blocks = code_blocks(USERS_MD, "python")
     assert len(blocks) >= 8, "docs/api/users.md should hold the httpx examples"
     monkeypatch.setenv("BASE_URL", examples_server)
+    monkeypatch.setenv("ADMIN_USERNAME", BOOTSTRAP_ADMIN)
+    monkeypatch.setenv("ADMIN_PASSWORD", BOOTSTRAP_PASSWORD)
     namespace: dict[str, Any] = {"__name__": "users_md_examples"}
     try:
         for block in blocks:
@@ -337,7 +346,12 @@ def test_users_curl_examples_run(examples_server: str, tmp_path: Path) -> None:
     result = subprocess.run(
         ["bash", "-c", "\n".join(script)],
         cwd=tmp_path,
-        env={**os.environ, "BASE_URL": examples_server},
+        env={
+            **os.environ,
+            "BASE_URL": examples_server,
+            "ADMIN_USERNAME": BOOTSTRAP_ADMIN,
+            "ADMIN_PASSWORD": BOOTSTRAP_PASSWORD,
+        },
         capture_output=True,
         text=True,
         timeout=180,
