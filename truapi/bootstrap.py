@@ -325,12 +325,13 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         bus=RedisRevocationBus(redis) if redis is not None else None,
         lookback=policy.revocation_horizon,
     )
+    cursors = CursorCodec(settings.secret_key.get_secret_value().encode())
     users = UserService(
         uow,
         the_clock,
         hasher,
         common,
-        CursorCodec(settings.secret_key.get_secret_value().encode()),
+        cursors,
         revocations=watcher,
         revocation_horizon=policy.revocation_horizon,
     )
@@ -356,7 +357,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
             watcher,
             policy,
         ),
-        sessions=SessionService(uow, the_clock, watcher, policy),
+        sessions=SessionService(uow, the_clock, watcher, policy, cursors),
         admins=TenantAdmins(uow),
         revoked=revoked,
         watcher=watcher,

@@ -177,3 +177,15 @@ async def test_token_endpoint_refuses_json(anon_client: httpx.AsyncClient) -> No
     )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
+
+async def test_failures_are_counted_by_reason_in_metrics(anon_client: httpx.AsyncClient) -> None:
+    await anon_client.post("/auth/login", json={"username": "admin", "password": "wrong password"})
+    await anon_client.get("/me", headers={"Authorization": "Bearer not.a.token"})
+    await anon_client.post(
+        "/auth/token", data={"grant_type": "refresh_token", "refresh_token": "x"}
+    )
+    metrics = (await anon_client.get("/metrics")).text
+    assert 'truapi_auth_failures_total{reason="invalid_credentials"} 1.0' in metrics
+    assert 'truapi_auth_failures_total{reason="invalid_token.malformed"} 1.0' in metrics
+    assert 'truapi_auth_failures_total{reason="invalid_refresh_token"} 1.0' in metrics

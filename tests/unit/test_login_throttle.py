@@ -56,18 +56,18 @@ class LoginThrottleContract:
         for i in range(5):
             waits.append(await throttle.failed("alice@t1", f"198.51.100.{i}"))
             clock.advance(waits[-1])
-        assert waits == [20, 40, 80, 100, 100]
+        assert waits == [10, 20, 40, 80, 100]
 
     async def test_the_wait_counts_from_the_last_failure_and_rounds_up(
         self, throttle: LoginThrottle, clock: FakeClock
     ) -> None:
-        assert await self.fail_from_many_clients(throttle, "alice@t1", 4) == 20
-        assert await throttle.retry_after("alice@t1", "203.0.113.9") == 20
+        assert await self.fail_from_many_clients(throttle, "alice@t1", 4) == 10
+        assert await throttle.retry_after("alice@t1", "203.0.113.9") == 10
         clock.advance(0.5)
-        assert await throttle.retry_after("alice@t1", "203.0.113.9") == 20
-        clock.advance(15)
-        assert await throttle.retry_after("alice@t1", "203.0.113.9") == 5
-        clock.advance(4.5)
+        assert await throttle.retry_after("alice@t1", "203.0.113.9") == 10
+        clock.advance(7)
+        assert await throttle.retry_after("alice@t1", "203.0.113.9") == 3
+        clock.advance(2.5)
         assert await throttle.retry_after("alice@t1", "203.0.113.9") == 0
 
     async def test_failures_are_forgotten_reset_s_after_the_last(
@@ -76,8 +76,8 @@ class LoginThrottleContract:
         await self.fail_from_many_clients(throttle, "alice@t1", 6)
         clock.advance(999)
         assert await throttle.retry_after("alice@t1", "203.0.113.9") == 0
-        # Still remembered, so this failure is the seventh and waits the most.
-        assert await throttle.failed("alice@t1", "203.0.113.9") == 100
+        # Still remembered, so this failure is the seventh: the fourth wait, 8 × delay.
+        assert await throttle.failed("alice@t1", "203.0.113.9") == 80
         clock.advance(1000)
         # Forgotten: three more failures are free again.
         for i in range(3):
@@ -88,17 +88,17 @@ class LoginThrottleContract:
     ) -> None:
         for _ in range(6):
             await throttle.failed("alice@t1", "192.0.2.1")
-        assert await throttle.retry_after("alice@t1", "192.0.2.1") == 80
+        assert await throttle.retry_after("alice@t1", "192.0.2.1") == 40
         await throttle.succeeded("alice@t1", "192.0.2.1")
-        assert await throttle.retry_after("alice@t1", "192.0.2.1") == 20
+        assert await throttle.retry_after("alice@t1", "192.0.2.1") == 10
         assert await throttle.retry_after("alice@t1", "192.0.2.2") == 0
-        assert await throttle.retry_after("bob@t1", "192.0.2.1") == 20
+        assert await throttle.retry_after("bob@t1", "192.0.2.1") == 10
 
     async def test_a_client_has_its_own_larger_threshold(self, throttle: LoginThrottle) -> None:
         for i in range(5):
             assert await throttle.failed(f"user{i}@t1", "192.0.2.1") == 0
-        assert await throttle.failed("user5@t1", "192.0.2.1") == 20
-        assert await throttle.retry_after("someone-new@t1", "192.0.2.1") == 20
+        assert await throttle.failed("user5@t1", "192.0.2.1") == 10
+        assert await throttle.retry_after("someone-new@t1", "192.0.2.1") == 10
         assert await throttle.retry_after("someone-new@t1", "192.0.2.2") == 0
         assert await throttle.retry_after("user0@t1", "192.0.2.2") == 0
 
@@ -107,7 +107,7 @@ class LoginThrottleContract:
     ) -> None:
         known = [await throttle.failed("alice@t1", f"192.0.2.{i}") for i in range(6)]
         unknown = [await throttle.failed("nobody-here@t1", f"198.51.100.{i}") for i in range(6)]
-        assert known == unknown == [0, 0, 0, 20, 40, 80]
+        assert known == unknown == [0, 0, 0, 10, 20, 40]
 
     async def test_accounts_and_clients_with_the_same_text_are_separate_keys(
         self, throttle: LoginThrottle
@@ -128,7 +128,7 @@ class TestMemoryLoginThrottle(LoginThrottleContract):
         throttle = MemoryLoginThrottle(clock, **POLICY, max_entries=2)
         for _ in range(4):
             await throttle.failed("alice@t1", "192.0.2.1")
-        assert await throttle.retry_after("alice@t1", "192.0.2.1") == 20
+        assert await throttle.retry_after("alice@t1", "192.0.2.1") == 10
         # Two more keys push out the older two: alice's and her client's.
         await throttle.failed("bob@t1", "192.0.2.2")
         assert await throttle.retry_after("alice@t1", "192.0.2.1") == 0

@@ -40,6 +40,7 @@ DOMAIN_ERRORS: dict[type[d.DomainError], tuple[int, str]] = {
     d.TooManyAttempts: (429, "too_many_attempts"),
     d.Forbidden: (403, "forbidden"),
     d.SessionNotFound: (404, "session_not_found"),
+    d.KeyStoreUnreadable: (503, "service_unavailable"),
     d.InvalidValue: (422, "validation_error"),
     d.NotFound: (404, "not_found"),
     d.Conflict: (409, "conflict"),
@@ -157,9 +158,20 @@ def domain_status(error: d.DomainError) -> tuple[int, str]:
     return 400, "bad_request"
 
 
+def count_auth_failure(request: Request, error: d.DomainError, code: str) -> None:
+    """Count a refused authentication by reason (bounded: codes and token-check reasons)."""
+    if not isinstance(error, d.AuthenticationFailed | d.TooManyAttempts):
+        return
+    reason = f"{code}.{error.reason}" if isinstance(error, d.InvalidToken) else code
+    container = getattr(request.app.state, "container", None)
+    if container is not None:
+        container.metrics.auth_failures.labels(reason).inc()
+
+
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, d.DomainError)
     status, code = domain_status(exc)
+    count_auth_failure(request, exc, code)
     extra = None
     if isinstance(exc, d.InvalidValue):
         extra = {"errors": [{"loc": ["body", exc.field], "message": exc.detail, "type": exc.kind}]}

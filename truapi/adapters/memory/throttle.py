@@ -78,6 +78,6 @@ class MemoryLoginThrottle:
             return 0
         # The exponent is capped so that endless failures never build a huge integer.
         wait = min(
-            self._delay_s * (1 << min(entry.count - self._free[kind], 40)), self._max_delay_s
+            self._delay_s * (1 << min(entry.count - self._free[kind] - 1, 40)), self._max_delay_s
         )
         return max(0, math.ceil(wait - (now - entry.last).total_seconds()))

@@ -143,7 +143,7 @@ class RedisLoginThrottle:
         if count <= free:
             return 0
         # The exponent is capped so that endless failures never build a huge integer.
-        return min(self._delay_s * (1 << min(count - free, 40)), self._max_delay_s)
+        return min(self._delay_s * (1 << min(count - free - 1, 40)), self._max_delay_s)
 
     def _remaining(
         self, count: bytes | str | None, last: bytes | str | None, free: int, now: float

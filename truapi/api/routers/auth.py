@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import FormData
 
 from truapi.api.deps import JsonBody, get_container
+from truapi.api.errors import count_auth_failure, domain_status
 from truapi.api.schemas.auth import (
     Introspection,
     LoginRequest,
@@ -162,10 +163,12 @@ async def token(request: Request, client: Client) -> Response:
                 400, "unsupported_grant_type", "Use grant_type password or refresh_token."
             )
     except TooManyAttempts as exc:
+        count_auth_failure(request, exc, "too_many_attempts")
         return _oauth_error(
             429, "too_many_attempts", exc.detail, **{"Retry-After": str(exc.retry_after)}
         )
     except (AuthenticationFailed, InvalidValue) as exc:
+        count_auth_failure(request, exc, domain_status(exc)[1])
         return _oauth_error(400, "invalid_grant", exc.detail)
     return _token_response(pair)
 

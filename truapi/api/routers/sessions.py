@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from truapi.api.deps import JsonBody, get_container
@@ -13,6 +13,7 @@ from truapi.api.schemas.auth import MeOut, PasswordChange, SessionList
 from truapi.api.schemas.problems import problem_responses
 from truapi.api.security import Client, CurrentPrincipal
 from truapi.application.auth.sessions import SessionView
+from truapi.application.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from truapi.domain.users import format_timestamp
 
 me_router = APIRouter(prefix="/me", tags=["me"])
@@ -73,21 +74,36 @@ async def change_password(
     return Response(status_code=204)
 
 
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, Query(max_length=2048)]
+
+
+def session_page(request: Request, page: Page[SessionView]) -> Response:
+    headers = {"Cache-Control": "no-store"}
+    if page.next_cursor is not None:
+        next_query = request.url.include_query_params(cursor=page.next_cursor).query
+        headers["Link"] = f'<{request.url.path}?{next_query}>; rel="next"'
+    body = {"items": [session_view(v) for v in page.items], "next_cursor": page.next_cursor}
+    return JSONResponse(body, headers=headers)
+
+
 @me_router.get(
     "/sessions",
     response_model=SessionList,
     summary="List my sessions",
-    responses=problem_responses(401, 503),
+    responses=problem_responses(400, 401, 422, 503, s400="`invalid_cursor`"),
 )
-async def my_sessions(principal: CurrentPrincipal, request: Request) -> Response:
+async def my_sessions(
+    principal: CurrentPrincipal,
+    request: Request,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Response:
     """The caller's live sessions, newest first; `current` marks the one in use."""
-    views = await get_container(request).sessions.live(
-        principal.tenant_id, principal.user_id, principal.session_id
+    page = await get_container(request).sessions.live(
+        principal.tenant_id, principal.user_id, principal.session_id, limit=limit, cursor=cursor
     )
-    return JSONResponse(
-        {"items": [session_view(v) for v in views], "next_cursor": None},
-        headers={"Cache-Control": "no-store"},
-    )
+    return session_page(request, page)
 
 
 @me_router.delete(
@@ -126,19 +142,24 @@ async def revoke_my_other_sessions(
     "/{user_id}/sessions",
     response_model=SessionList,
     summary="List a user's sessions (administrators)",
-    responses=problem_responses(401, 403, 404, 422, 503, s404="`user_not_found`"),
+    responses=problem_responses(
+        400, 401, 403, 404, 422, 503, s400="`invalid_cursor`", s404="`user_not_found`"
+    ),
 )
 async def user_sessions(
-    user_id: uuid.UUID, principal: CurrentPrincipal, request: Request
+    user_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    request: Request,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> Response:
     """The user's live sessions, newest first. Tenant administrators only."""
     container = get_container(request)
     await container.admins.require(principal)
-    views = await container.sessions.live(principal.tenant_id, user_id, principal.session_id)
-    return JSONResponse(
-        {"items": [session_view(v) for v in views], "next_cursor": None},
-        headers={"Cache-Control": "no-store"},
+    page = await container.sessions.live(
+        principal.tenant_id, user_id, principal.session_id, limit=limit, cursor=cursor
     )
+    return session_page(request, page)
 
 
 @users_router.delete(

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 from truapi.application.auth.context import ClientInfo, RevocationPublisher, record_revocations
 from truapi.application.auth.policy import AuthPolicy
+from truapi.application.pagination import MAX_LIMIT, CursorCodec, Page
 from truapi.application.ports.clock import Clock
 from truapi.application.ports.unit_of_work import UnitOfWorkFactory
 from truapi.domain.audit import AuditAction, AuditEvent
-from truapi.domain.errors import SessionNotFound, UserNotFound
+from truapi.domain.errors import InvalidCursor, SessionNotFound, UserNotFound
 from truapi.domain.principals import Principal
 from truapi.domain.sessions import RevocationReason, Session
 
@@ -30,26 +31,49 @@ class SessionService:
         clock: Clock,
         revocations: RevocationPublisher,
         policy: AuthPolicy,
+        cursors: CursorCodec,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._revocations = revocations
         self._policy = policy
+        self._cursors = cursors
 
     async def live(
-        self, tenant_id: uuid.UUID, user_id: uuid.UUID, current: uuid.UUID | None
-    ) -> list[SessionView]:
-        """The user's live sessions, newest first; ``UserNotFound`` for an unknown user."""
+        self,
+        tenant_id: uuid.UUID,
+        user_id: uuid.UUID,
+        current: uuid.UUID | None,
+        *,
+        limit: int = MAX_LIMIT,
+        cursor: str | None = None,
+    ) -> Page[SessionView]:
+        """A page of the user's live sessions, newest first; ``UserNotFound`` for an unknown
+        user, ``InvalidCursor`` for a cursor not made by this listing."""
+        context = f"sessions:{tenant_id.hex}:{user_id.hex}"
+        after: tuple[str, str] | None = None
+        if cursor is not None:
+            position = self._cursors.decode(context, cursor)
+            if len(position) != 2 or not all(isinstance(p, str) for p in position):
+                raise InvalidCursor()
+            after = (position[0], position[1])
         now = self._clock.now()
         async with self._uow(readonly=True) as uow:
             if await uow.users.get(tenant_id, user_id) is None:
                 raise UserNotFound()
             sessions = await uow.sessions.list_unexpired(tenant_id, user_id, now)
-        return [
-            SessionView(session=s, current=s.id == current)
-            for s in sessions
-            if s.is_live(now, self._policy.session_idle_timeout)
-        ]
+        live = sorted(
+            (s for s in sessions if s.is_live(now, self._policy.session_idle_timeout)),
+            key=_position,
+            reverse=True,
+        )
+        if after is not None:
+            live = [s for s in live if _position(s) < after]
+        items = [SessionView(session=s, current=s.id == current) for s in live[:limit]]
+        next_cursor = None
+        if len(live) > limit:
+            next_cursor = self._cursors.encode(context, list(_position(live[limit - 1])))
+        return Page(items=items, next_cursor=next_cursor)
 
     async def current(
         self, tenant_id: uuid.UUID, user_id: uuid.UUID, session_id: uuid.UUID
@@ -136,3 +160,8 @@ class SessionService:
             request_id=client.request_id,
             details={"sessions": [str(s) for s in sessions]},
         )
+
+
+def _position(session: Session) -> tuple[str, str]:
+    """Where a session sits in a listing, newest first: creation time, then id."""
+    return (session.created_at.isoformat(), str(session.id))
