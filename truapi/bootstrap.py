@@ -169,7 +169,8 @@ class Container:
         self._tasks.append(asyncio.create_task(self._follow_keys(), name="truapi-keys"))
 
     async def _follow_keys(self) -> None:
-        interval = self.settings.key_refresh_interval_s
+        # Rotations elsewhere take effect here within the same delay as revocations.
+        interval = self.settings.revocation_propagation_s / 2
         while True:
             await asyncio.sleep(interval)
             try:

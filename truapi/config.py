@@ -61,7 +61,6 @@ class Settings(BaseSettings):
     session_max_age: int = Field(default=2_592_000, ge=300)
     session_anomaly_policy: Literal["off", "log", "revoke"] = "log"
     revocation_propagation_s: int = Field(default=1, ge=1, le=60)
-    key_refresh_interval_s: int = Field(default=30, ge=1, le=3600)
 
     login_throttle_free_failures: int = Field(default=5, ge=1, le=1000)
     login_throttle_client_free_failures: int = Field(default=50, ge=1, le=100_000)

@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import replace
+from datetime import datetime
 
 import structlog
 
@@ -46,6 +47,7 @@ class SigningKeys:
         self._policy = policy
         self._lock = asyncio.Lock()
         self._last_reload = 0.0
+        self._loaded: tuple[tuple[str, KeyState], ...] = ()
 
     async def load(self, audit_tenant_id: uuid.UUID) -> None:
         """Load the keys, retiring expired ones and making the first key when none is active
@@ -54,13 +56,13 @@ class SigningKeys:
             keys = await self._retire_expired(uow, audit_tenant_id)
             live = [k for k in keys if k.state in _LIVE]
             # Decrypt before anything is written, so an unreadable store fails loudly as is.
-            self._codec.load_keys(live)
+            self._load(live)
             if not any(
                 k.state is KeyState.ACTIVE and k.algorithm == self._policy.signing_algorithm
                 for k in live
             ):
                 live = await self._rotate(uow, live, audit_tenant_id, actor=SYSTEM)
-                self._codec.load_keys(live)
+                self._load(live)
             await uow.commit()
         self._last_reload = time.monotonic()
 
@@ -71,18 +73,30 @@ class SigningKeys:
             live = await self._rotate(
                 uow, [k for k in keys if k.state in _LIVE], audit_tenant_id, actor=actor
             )
-            self._codec.load_keys(live)
+            self._load(live)
             await uow.commit()
         self._last_reload = time.monotonic()
         return next(k for k in live if k.state is KeyState.ACTIVE)
 
     async def reload(self, audit_tenant_id: uuid.UUID) -> None:
-        """Pick up keys rotated or retired by other instances."""
-        async with self._lock, self._uow() as uow:
-            keys = await self._retire_expired(uow, audit_tenant_id)
-            self._codec.load_keys([k for k in keys if k.state in _LIVE])
-            await uow.commit()
+        """Pick up keys rotated or retired by other instances; cheap when nothing changed
+        (one read, no write, no decryption)."""
+        async with self._lock:
+            async with self._uow(readonly=True) as uow:
+                keys = await uow.signing_keys.list()
+            now = self._clock.now()
+            if any(_due(k, now) for k in keys):
+                async with self._uow() as uow:
+                    keys = await self._retire_expired(uow, audit_tenant_id)
+                    await uow.commit()
+            self._load([k for k in keys if k.state in _LIVE])
         self._last_reload = time.monotonic()
+
+    def _load(self, live: list[SigningKey]) -> None:
+        fingerprint = tuple((k.kid, k.state) for k in live)
+        if fingerprint != self._loaded:
+            self._codec.load_keys(live)
+            self._loaded = fingerprint
 
     async def reload_for_unknown_kid(self, kid: str, audit_tenant_id: uuid.UUID) -> bool:
         """Reload (rate-limited) when a token names a key this instance does not know;
@@ -139,11 +153,7 @@ class SigningKeys:
         keys = await uow.signing_keys.list()
         result = []
         for key in keys:
-            if (
-                key.state is KeyState.RETIRING
-                and key.retire_after is not None
-                and key.retire_after <= now
-            ):
+            if _due(key, now):
                 key = replace(key, state=KeyState.RETIRED, retired_at=now)
                 await uow.signing_keys.update(key)
                 await uow.audit.append(
@@ -158,3 +168,10 @@ class SigningKeys:
                 log.info("signing_keys.retired", kid=key.kid)
             result.append(key)
         return result
+
+
+def _due(key: SigningKey, now: datetime) -> bool:
+    """Whether a retiring key's last token has expired, so it can be retired."""
+    return (
+        key.state is KeyState.RETIRING and key.retire_after is not None and key.retire_after <= now
+    )
