@@ -109,6 +109,10 @@ class AsyncpgReads:
             pool = self._pool or await self._open()
             row: Sequence[Any] | None = await pool.fetchrow(sql, *params)
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+            if self._pool is not None:
+                # As SQLAlchemy's pool does after a disconnect: the other connections are
+                # likely dead too (a restart, a failover), so every one is replaced.
+                await self._pool.expire_connections()
             # As SQLAlchemy reports an unreachable database: callers answer 503 for it.
             raise sa_exc.OperationalError(sql, params, exc) from exc
         return row
