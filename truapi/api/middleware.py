@@ -10,6 +10,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from contextvars import Token
 from typing import Any
 
 import structlog
@@ -17,7 +18,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from truapi.api.errors import PROBLEM_JSON, ApiError, problem_body
-from truapi.telemetry import AccessLog, Metrics
+from truapi.telemetry import AccessLog, Metrics, request_id_var
 
 error_log = structlog.get_logger("truapi.errors")
 
@@ -63,6 +64,8 @@ class RequestContextMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            if scope["type"] == "lifespan":
+                self.access_log.flush()  # the app has stopped: the server exits next
             return
         started_at = time.perf_counter()
         root_path = scope.get("root_path", "")  # routing into a mount rewrites it
@@ -78,7 +81,7 @@ class RequestContextMiddleware:
             request_id = os.urandom(16).hex().encode()
         rid = request_id.decode()
         scope.setdefault("state", {})["request_id"] = rid
-        structlog.contextvars.bind_contextvars(request_id=rid)
+        rid_token = request_id_var.set(rid)
         status = 500
         response_started = False
 
@@ -97,7 +100,7 @@ class RequestContextMiddleware:
                 await self._send_problem(
                     send_with_id, scope, rid, PayloadTooLarge(self.max_body), _CLOSE
                 )
-                self._finish(scope, status, started_at, root_path)
+                self._finish(scope, status, started_at, root_path, rid_token)
                 return
             if content_length == -2:
                 await self._send_problem(
@@ -107,7 +110,7 @@ class RequestContextMiddleware:
                     ApiError(400, "malformed_request", "Content-Length is not a number."),
                     _CLOSE,
                 )
-                self._finish(scope, status, started_at, root_path)
+                self._finish(scope, status, started_at, root_path, rid_token)
                 return
             app_receive = self._limited(receive)
         try:
@@ -138,7 +141,7 @@ class RequestContextMiddleware:
                     ApiError(500, "internal_error", "An unexpected error occurred."),
                 )
         finally:
-            self._finish(scope, status, started_at, root_path)
+            self._finish(scope, status, started_at, root_path, rid_token)
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0
@@ -185,7 +188,14 @@ class RequestContextMiddleware:
         )
         await send({"type": "http.response.body", "body": body})
 
-    def _finish(self, scope: Scope, status: int, started_at: float, root_path: str) -> None:
+    def _finish(
+        self,
+        scope: Scope,
+        status: int,
+        started_at: float,
+        root_path: str,
+        rid_token: Token[str | None],
+    ) -> None:
         elapsed = time.perf_counter() - started_at
         route: Any = scope.get("route")
         template = getattr(route, "path", None) or _template_of(scope, root_path)
@@ -203,7 +213,7 @@ class RequestContextMiddleware:
             principal=state.get("principal"),
             request_id=state.get("request_id"),
         )
-        structlog.contextvars.clear_contextvars()
+        request_id_var.reset(rid_token)
 
 
 def _template_of(scope: Scope, root_path: str) -> str:

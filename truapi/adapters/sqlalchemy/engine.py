@@ -7,7 +7,9 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
+
+from truapi.adapters.sqlalchemy.connection import AsyncpgReads
 
 #: Execution option naming how a SQLite transaction begins (``DEFERRED`` or ``IMMEDIATE``).
 SQLITE_BEGIN = "truapi_sqlite_begin"
@@ -42,8 +44,25 @@ def make_engine(
         pool_recycle=1800,
         # Autocommit (read-only) connections have nothing to roll back: skip the round trip.
         skip_autocommit_rollback=True,
-        connect_args={"timeout": 5, "command_timeout": 30},
+        connect_args=_PG_CONNECT_ARGS,
     )
+
+
+_PG_CONNECT_ARGS = {"timeout": 5, "command_timeout": 30}
+# Options of SQLAlchemy's asyncpg dialect that may sit in the URL but asyncpg does not take.
+_DIALECT_ONLY_OPTIONS = ("prepared_statement_cache_size", "prepared_statement_name_func")
+
+
+def make_pg_reads(engine: AsyncEngine) -> AsyncpgReads | None:
+    """Driver-level reads on the engine's PostgreSQL database, through a pool as large as the
+    engine's; None for other databases."""
+    if engine.dialect.name != "postgresql":
+        return None
+    _, options = engine.dialect.create_connect_args(engine.url)
+    for name in _DIALECT_ONLY_OPTIONS:
+        options.pop(name, None)
+    size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 1
+    return AsyncpgReads({**options, **_PG_CONNECT_ARGS}, max_size=size)
 
 
 def make_sqlite_reader(engine: AsyncEngine, *, busy_timeout_ms: int = 5000) -> Connection | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from truapi.adapters.sqlalchemy.connection import Executor
+from truapi.adapters.sqlalchemy.connection import DriverReads, Executor
 from truapi.adapters.sqlalchemy.errors import foreign_key_violated, translate
 from truapi.adapters.sqlalchemy.tables import (
     group_members,
@@ -61,6 +61,47 @@ _SEARCH_SEPARATOR = "\n"
 _GET_USER = select(users).where(
     users.c.tenant_id == bindparam("tenant_id"), users.c.id == bindparam("id")
 )
+
+
+# The same read on the driver's own connection (see ``DriverReads``): the ids are the keys
+# looked up, so only the other columns are read back.
+_GET_USER_SQLITE = (
+    "SELECT username, email, display_name, status, mfa_enabled, password_hash, version, "
+    "created_at, updated_at FROM users WHERE tenant_id = ? AND id = ?"
+)
+_GET_USER_PG = _GET_USER_SQLITE.replace("tenant_id = ?", "tenant_id = $1").replace(
+    "id = ?", "id = $2"
+)
+
+
+async def _get_user_by_driver(
+    reads: DriverReads, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> User | None:
+    if reads.sqlite:
+        # Stored as SQLAlchemy stores them there: UUIDs as hex, naive UTC datetimes as text.
+        row = await reads.fetch_row(_GET_USER_SQLITE, (tenant_id.hex, user_id.hex))
+        if row is None:
+            return None
+        created_at = datetime.fromisoformat(row[7]).replace(tzinfo=UTC)
+        updated_at = datetime.fromisoformat(row[8]).replace(tzinfo=UTC)
+    else:
+        row = await reads.fetch_row(_GET_USER_PG, (tenant_id, user_id))
+        if row is None:
+            return None
+        created_at, updated_at = row[7].astimezone(UTC), row[8].astimezone(UTC)
+    return User(
+        id=user_id,
+        tenant_id=tenant_id,
+        username=row[0],
+        email=row[1],
+        display_name=row[2],
+        status=UserStatus(row[3]),
+        mfa_enabled=bool(row[4]),
+        password_hash=row[5],
+        version=row[6],
+        created_at=created_at,
+        updated_at=updated_at,
+    )
 
 
 def _search_key(user: User) -> str:
@@ -136,10 +177,13 @@ def escape_like(value: str) -> str:
 
 
 class SqlUserRepository:
-    def __init__(self, conn: Executor) -> None:
+    def __init__(self, conn: Executor, reads: DriverReads | None = None) -> None:
         self._c = conn
+        self._reads = reads
 
     async def get(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
+        if self._reads is not None:
+            return await _get_user_by_driver(self._reads, tenant_id, user_id)
         result = await self._c.execute(_GET_USER, {"tenant_id": tenant_id, "id": user_id})
         row = result.first()
         return _to_user(row) if row is not None else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from truapi.adapters.sqlalchemy.auth_repositories import (
@@ -15,8 +14,14 @@ from truapi.adapters.sqlalchemy.auth_repositories import (
     SqlSessionRepository,
     SqlSigningKeyRepository,
 )
-from truapi.adapters.sqlalchemy.connection import Executor, InlineConnection
-from truapi.adapters.sqlalchemy.engine import SQLITE_BEGIN, make_sqlite_reader
+from truapi.adapters.sqlalchemy.connection import (
+    AsyncpgReads,
+    DriverReads,
+    Executor,
+    InlineConnection,
+    LazyConnection,
+)
+from truapi.adapters.sqlalchemy.engine import SQLITE_BEGIN, make_pg_reads, make_sqlite_reader
 from truapi.adapters.sqlalchemy.repositories import (
     SqlGroupRepository,
     SqlIdempotencyRepository,
@@ -54,17 +59,20 @@ class SqlUnitOfWork:
         engine: AsyncEngine,
         *,
         readonly: bool,
-        reader: Connection | None,
+        reader: InlineConnection | None,
         autocommit: AsyncEngine,
+        pg_reads: AsyncpgReads | None = None,
     ) -> None:
         self._engine = engine
         self._autocommit = autocommit
         self._readonly = readonly
         self._reader = reader if readonly else None
+        self._pg_reads = pg_reads
         self._conn: AsyncConnection | None = None
+        self._lazy: LazyConnection | None = None
 
-    def _bind(self, conn: Executor) -> Self:
-        self.users = SqlUserRepository(conn)
+    def _bind(self, conn: Executor, reads: DriverReads | None = None) -> Self:
+        self.users = SqlUserRepository(conn, reads)
         self.tenants = SqlTenantRepository(conn)
         self.groups = SqlGroupRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)
@@ -78,12 +86,12 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> Self:
         if self._reader is not None:
             # SQLite reads: inline, one autocommit statement at a time (see InlineConnection).
-            return self._bind(InlineConnection(self._reader))
+            return self._bind(self._reader, self._reader)
         if self._readonly:
-            # Reads go statement by statement: no BEGIN and ROLLBACK round trips.
-            conn = await self._autocommit.connect()
-            self._conn = conn
-            return self._bind(conn)
+            # Reads go statement by statement: no BEGIN and ROLLBACK round trips; and a pooled
+            # connection only once a statement needs one (driver-level reads do not).
+            self._lazy = LazyConnection(self._autocommit)
+            return self._bind(self._lazy, self._pg_reads)
         conn = await self._engine.connect()
         try:
             if self._engine.dialect.name == "sqlite":
@@ -103,6 +111,9 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        lazy, self._lazy = self._lazy, None
+        if lazy is not None:
+            await lazy.close()
         conn, self._conn = self._conn, None
         if conn is None:
             return
@@ -125,16 +136,25 @@ class SqlUnitOfWorkFactory:
     def __init__(self, engine: AsyncEngine, *, busy_timeout_ms: int = 5000) -> None:
         self.engine = engine
         self._reader = make_sqlite_reader(engine, busy_timeout_ms=busy_timeout_ms)
+        self._inline = InlineConnection(self._reader) if self._reader is not None else None
         # The same pool, with autocommit set as each connection is checked out.
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._pg_reads = make_pg_reads(engine)
 
     def __call__(self, *, readonly: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(
-            self.engine, readonly=readonly, reader=self._reader, autocommit=self._autocommit
+            self.engine,
+            readonly=readonly,
+            reader=self._inline,
+            autocommit=self._autocommit,
+            pg_reads=self._pg_reads,
         )
 
     async def close(self) -> None:
-        """Release every pooled connection (the engine's and the inline reader's)."""
+        """Release every pooled connection (the engine's, the inline reader's and the
+        driver-level reads' pool)."""
+        if self._pg_reads is not None:
+            await self._pg_reads.close()
         if self._reader is not None:
             self._reader.close()
             self._reader.engine.dispose()

@@ -248,17 +248,10 @@ class AuthService:
                 await self._reused(uow, token, now, client)
             if token.revoked_at is not None or token.expires_at <= now:
                 raise InvalidRefreshToken()
+            # A live session is enough: disabling or deleting its user ends it in the same
+            # transaction, so the user need not be read again on this hot path.
             session = await uow.sessions.get(token.tenant_id, token.session_id)
             if session is None or not session.is_live(now, self._policy.session_idle_timeout):
-                raise InvalidRefreshToken()
-            user = await uow.users.get(token.tenant_id, token.user_id)
-            tenant = await uow.tenants.get(token.tenant_id)
-            if (
-                user is None
-                or user.status is not UserStatus.ACTIVE
-                or tenant is None
-                or tenant.status is not TenantStatus.ACTIVE
-            ):
                 raise InvalidRefreshToken()
             if self._policy.anomaly_policy != "off" and is_anomalous(
                 session, client.ip, client.user_agent
