@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import Self
 
@@ -62,8 +63,11 @@ class SqlUnitOfWork:
         reader: InlineConnection | None,
         autocommit: AsyncEngine,
         pg_reads: AsyncpgReads | None = None,
+        writer_lock: asyncio.Lock | None = None,
     ) -> None:
         self._engine = engine
+        self._writer_lock = writer_lock
+        self._holds_writer_lock = False
         self._autocommit = autocommit
         self._readonly = readonly
         self._reader = reader if readonly else None
@@ -92,7 +96,17 @@ class SqlUnitOfWork:
             # connection only once a statement needs one (driver-level reads do not).
             self._lazy = LazyConnection(self._autocommit)
             return self._bind(self._lazy, self._pg_reads)
-        conn = await self._engine.connect()
+        if self._writer_lock is not None:
+            # One SQLite writer per process at a time, queued on the event loop: waiting on
+            # SQLite's busy handler instead would let a busy loop stretch a writer's lock
+            # past the busy timeout and turn a slow request into a failed one.
+            await self._writer_lock.acquire()
+            self._holds_writer_lock = True
+        try:
+            conn = await self._engine.connect()
+        except BaseException:
+            self._release_writer()
+            raise
         try:
             if self._engine.dialect.name == "sqlite":
                 # Writers take the write lock up front, so they queue on busy_timeout instead
@@ -101,9 +115,15 @@ class SqlUnitOfWork:
             await conn.begin()
         except BaseException:
             await conn.close()
+            self._release_writer()
             raise
         self._conn = conn
         return self._bind(conn)
+
+    def _release_writer(self) -> None:
+        if self._holds_writer_lock and self._writer_lock is not None:
+            self._holds_writer_lock = False
+            self._writer_lock.release()
 
     async def __aexit__(
         self,
@@ -121,7 +141,10 @@ class SqlUnitOfWork:
             if conn.in_transaction():
                 await conn.rollback()
         finally:
-            await conn.close()
+            try:
+                await conn.close()
+            finally:
+                self._release_writer()
 
     async def commit(self) -> None:
         if self._conn is None or self._readonly:
@@ -140,6 +163,7 @@ class SqlUnitOfWorkFactory:
         # The same pool, with autocommit set as each connection is checked out.
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._pg_reads = make_pg_reads(engine)
+        self._writer_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     def __call__(self, *, readonly: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(
@@ -148,6 +172,7 @@ class SqlUnitOfWorkFactory:
             reader=self._inline,
             autocommit=self._autocommit,
             pg_reads=self._pg_reads,
+            writer_lock=self._writer_lock,
         )
 
     async def close(self) -> None:
