@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bench.report import Row, render_table
-from bench.seed import create_postgres_database, drop_postgres_database, seed_database
+from bench.seed import (
+    BENCH_PASSWORD,
+    BENCH_USERNAME,
+    create_postgres_database,
+    drop_postgres_database,
+    seed_database,
+)
 from bench.servers import (
     ROOT,
     Server,
@@ -131,8 +137,32 @@ def pick_cpus(args: argparse.Namespace) -> tuple[int, int]:
     return server, load
 
 
+#: Bearer tokens by TruAPI server base URL (the users API needs one).
+TOKENS: dict[str, str] = {}
+
+
+def log_in(base: str) -> str:
+    """Log in as the seeded benchmark account and remember its access token for ``base``."""
+    request = urllib.request.Request(
+        f"{base}/auth/login",
+        data=json.dumps({"username": BENCH_USERNAME, "password": BENCH_PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        token: str = json.load(response)["access_token"]
+    TOKENS[base] = token
+    return token
+
+
+def auth_headers(base: str) -> dict[str, str]:
+    token = TOKENS.get(base)
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=60) as response:
+    base = url.split("/", 3)
+    request = urllib.request.Request(url, headers=auth_headers("/".join(base[:3])))
+    with urllib.request.urlopen(request, timeout=60) as response:
         return json.load(response)
 
 
@@ -237,6 +267,7 @@ def measure(
             seconds=seconds,
             connections=args.connections,
             cpu=cpu,
+            headers=auth_headers(base),
         )
 
     outcomes = [Outcome(s) for s in scenarios]
@@ -410,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"truapi_{backend}",
                         "truapi.api.asgi:serve_app",
                         factory=True,
-                        env={"APP_DATABASE_URL": url},
+                        # Tokens taken at the start must outlive the run.
+                        env={"APP_DATABASE_URL": url, "APP_ACCESS_TOKEN_TTL": "7200"},
                         ready_path="/health/live",
                     )
                 )
@@ -435,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             labels = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
             for backend, (_, ids_file, _) in seeded.items():
                 base = servers[f"truapi_{backend}"].base_url
+                log_in(base)
                 check_user(base, ids_file.read_text().split("\n", 1)[0])
                 log(f"walking the {backend} listing for the middle and last pages' cursors")
                 middle, last = page_cursors(base, args.users)

@@ -13,24 +13,38 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 # The adapter's own row mapping, so seeded rows are exactly what the repository writes.
 from truapi.adapters.sqlalchemy.repositories import _user_row
 from truapi.adapters.sqlalchemy.tables import users
+from truapi.application.users.service import CreateUser
 from truapi.bootstrap import build_container
 from truapi.config import Settings
 from truapi.domain.users import User
 
 _BATCH = 5_000
+#: The account the benchmark logs in as; it counts as one of the seeded users.
+BENCH_USERNAME = "bench-admin"
+BENCH_PASSWORD = "bench-password-not-secret"
 _DB_NAME_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 async def seed_database(url: str, count: int) -> list[str]:
-    """Migrate ``url``, create the default tenant, insert ``count`` users; return their ids.
+    """Migrate ``url``, create the default tenant, insert ``count`` users; return the ids of
+    all but the benchmark's own account.
 
     Users are made by ``User.register`` (the domain's normalisation) one second apart, oldest
-    first, without password hashes, and inserted in batches through SQLAlchemy Core.
+    first, without password hashes, and inserted in batches through SQLAlchemy Core; the last
+    one, ``BENCH_USERNAME``, is created through the use case, with a password, to log in as.
     """
     container = build_container(Settings(database_url=url))
     try:
         await container.start(migrate_first=True)
-        ids = await _insert_users(container.engine, container.default_tenant_id, count)
+        ids = await _insert_users(container.engine, container.default_tenant_id, count - 1)
+        await container.users.create(
+            CreateUser(
+                tenant_id=container.default_tenant_id,
+                username=BENCH_USERNAME,
+                email="bench-admin@example.com",
+                password=BENCH_PASSWORD,
+            )
+        )
         if container.engine.dialect.name == "postgresql":
             # What autovacuum would do shortly after a bulk load; plans then match production.
             async with container.engine.connect() as conn:

@@ -75,6 +75,7 @@ def run_wrk(
     seconds: float,
     connections: int,
     cpu: int | None,
+    headers: dict[str, str] | None = None,
 ) -> WrkResult:
     """One ``wrk`` run with a single thread (one CPU) and ``connections`` keep-alive sockets."""
     command = [
@@ -88,6 +89,8 @@ def run_wrk(
         str(script),
         url,
     ]
+    for name, value in (headers or {}).items():
+        command[1:1] = ["-H", f"{name}: {value}"]
     if script_args:
         command += ["--", *script_args]
     if cpu is not None:
