@@ -32,11 +32,14 @@ async def seed_database(url: str, count: int) -> list[str]:
     Users are made by ``User.register`` (the domain's normalisation) one second apart, oldest
     first, without password hashes, and inserted in batches through SQLAlchemy Core; the last
     one, ``BENCH_USERNAME``, is created through the use case, with a password, to log in as.
+    With ``count`` 0 the database is left empty (migrated, default tenant only).
     """
     container = build_container(Settings(database_url=url))
     try:
         await container.start(migrate_first=True)
         ids = await _insert_users(container.engine, container.default_tenant_id, count - 1)
+        if count < 1:
+            return ids
         await container.users.create(
             CreateUser(
                 tenant_id=container.default_tenant_id,
