@@ -14,13 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from tests.api.conftest import MakeClient, assert_problem, client_for, create_user
 from tests.conftest import ADMIN_USERNAME, log_in
+from tests.jose_checks import b64url_decode, verifies
 from truapi.api.app import create_app
 from truapi.bootstrap import build_container
 from truapi.config import Settings
@@ -43,10 +40,6 @@ ACTIVE_FIELDS = {
     "username",
 }
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}
-
-
-def b64url_decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
 def jose_header(token: str) -> dict[str, Any]:
@@ -254,23 +247,6 @@ def thumbprint(jwk: dict[str, Any]) -> str:
     )
     digest = hashlib.sha256(canonical.encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def verifies(jwk: dict[str, Any], token: str) -> bool:
-    """Whether ``token``'s ES256 signature verifies with ``jwk``, as any third party would."""
-    public = ec.EllipticCurvePublicNumbers(
-        int.from_bytes(b64url_decode(jwk["x"]), "big"),
-        int.from_bytes(b64url_decode(jwk["y"]), "big"),
-        ec.SECP256R1(),
-    ).public_key()
-    head, payload, signature = token.split(".")
-    raw = b64url_decode(signature)
-    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
-    try:
-        public.verify(der, f"{head}.{payload}".encode(), ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        return False
-    return True
 
 
 async def test_jwks_lists_public_keys_only(anon_client: httpx.AsyncClient) -> None:

@@ -4,7 +4,6 @@ restart, retirement once every token a key signed has expired, and ``truapi keys
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 from collections.abc import AsyncIterator, Callable
@@ -15,15 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from tests.api.conftest import StartApp, assert_problem, client_for, create_user
 from tests.conftest import log_in
+from tests.jose_checks import b64url_decode, verifies
 from truapi.api.app import create_app
 from truapi.bootstrap import Container, build_container
 from truapi.cli import app as cli
@@ -41,30 +37,9 @@ KEY_FIELDS = {
 }
 
 
-def b64url_decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
 def kid_of(token: str) -> str:
     kid: str = json.loads(b64url_decode(token.split(".")[0]))["kid"]
     return kid
-
-
-def verifies(jwk: dict[str, Any], token: str) -> bool:
-    """Whether ``token``'s ES256 signature verifies with ``jwk``, as any third party would."""
-    public = ec.EllipticCurvePublicNumbers(
-        int.from_bytes(b64url_decode(jwk["x"]), "big"),
-        int.from_bytes(b64url_decode(jwk["y"]), "big"),
-        ec.SECP256R1(),
-    ).public_key()
-    head, payload, signature = token.split(".")
-    raw = b64url_decode(signature)
-    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
-    try:
-        public.verify(der, f"{head}.{payload}".encode(), ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        return False
-    return True
 
 
 def parse_time(value: str) -> datetime:
