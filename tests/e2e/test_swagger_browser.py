@@ -60,7 +60,18 @@ def dump_dom(url: str, profile: Path) -> str:
 def test_swagger_ui_renders_the_users_operations_offline(server: Server, tmp_path: Path) -> None:
     need_chromium()
     # The server is running, made its bootstrap administrator, and describes the users API.
-    admins = httpx.get(f"{server.base_url}/users", params={"username": "admin"}, timeout=10)
+    login = httpx.post(
+        f"{server.base_url}/auth/login",
+        json={"username": "admin", "password": "stroll-hazel-quartz-91"},
+        timeout=10,
+    )
+    assert login.status_code == 200, login.text
+    admins = httpx.get(
+        f"{server.base_url}/users",
+        params={"username": "admin"},
+        headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+        timeout=10,
+    )
     assert [u["email"] for u in admins.json()["items"]] == ["admin@example.com"]
     spec = httpx.get(f"{server.base_url}/openapi.json", timeout=10).json()
     assert "/users/{user_id}" in spec["paths"]
@@ -79,6 +90,9 @@ def test_swagger_ui_renders_the_users_operations_offline(server: Server, tmp_pat
     for summary in ("Create a user", "Get a user", "Change a user", "Delete a user", "List users"):
         assert summary in dom, summary
     assert "TruAPI" in dom
+    # The "Authorize" button: Swagger UI draws it only for a declared security scheme.
+    assert re.search(r'class="btn authorize', dom), dom[:3000]
+    assert {"/auth/login", "/me"} <= paths, paths
     # The browser got the assets and the spec from this server (nothing else resolves).
     log = server.stderr.read_text(errors="replace")
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
