@@ -70,27 +70,28 @@ async def login(body: LoginRequest, request: Request, client: Client) -> Respons
     return _token_response(pair)
 
 
-_FORM_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "required": ["grant_type"],
-                    "properties": {
-                        "grant_type": {"type": "string", "enum": ["password", "refresh_token"]},
-                        "username": {"type": "string"},
-                        "password": {"type": "string", "format": "password"},
-                        "refresh_token": {"type": "string"},
-                        "scope": {"type": "string"},
-                        "tenant": {"type": "string"},
-                    },
-                }
-            }
-        },
+def _form_body(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI request body of a form-encoded endpoint (read by hand, for RFC errors)."""
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": schema}},
+        }
     }
-}
+
+
+_TOKEN_FORM = _form_body(
+    ["grant_type"],
+    {
+        "grant_type": {"type": "string", "enum": ["password", "refresh_token"]},
+        "username": {"type": "string"},
+        "password": {"type": "string", "format": "password"},
+        "refresh_token": {"type": "string"},
+        "scope": {"type": "string"},
+        "tenant": {"type": "string"},
+    },
+)
 
 
 def _oauth_error(status: int, error: str, description: str, **headers: str) -> Response:
@@ -123,7 +124,7 @@ def _field(form: FormData, name: str) -> str | None:
     "/token",
     response_model=TokenResponse,
     summary="OAuth 2.0 token endpoint",
-    openapi_extra=_FORM_BODY,
+    openapi_extra=_TOKEN_FORM,
     responses={
         400: {"model": OAuthError, "description": "RFC 6749 §5.2 error (`invalid_grant`, …)"},
         429: {"model": OAuthError, "description": "`too_many_attempts`, with `Retry-After`"},
@@ -213,26 +214,13 @@ async def logout(principal: CurrentPrincipal, request: Request, client: Client) 
 @router.post(
     "/revoke",
     summary="Revoke a token (RFC 7009)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/x-www-form-urlencoded": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["token"],
-                        "properties": {
-                            "token": {"type": "string"},
-                            "token_type_hint": {
-                                "type": "string",
-                                "enum": ["access_token", "refresh_token"],
-                            },
-                        },
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=_form_body(
+        ["token"],
+        {
+            "token": {"type": "string"},
+            "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+        },
+    ),
     responses={200: {"description": "Always, whether or not the token was valid."}},
 )
 async def revoke(request: Request, client: Client) -> Response:
@@ -249,23 +237,9 @@ async def revoke(request: Request, client: Client) -> Response:
     "/introspect",
     response_model=Introspection,
     summary="Introspect a token (RFC 7662)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/x-www-form-urlencoded": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["token"],
-                        "properties": {
-                            "token": {"type": "string"},
-                            "token_type_hint": {"type": "string"},
-                        },
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=_form_body(
+        ["token"], {"token": {"type": "string"}, "token_type_hint": {"type": "string"}}
+    ),
     responses={
         **problem_responses(401, 413, 503),
         **problem_responses(403, s403="`forbidden`: only the tenant's administrators"),

@@ -269,7 +269,9 @@ class AuthService:
     async def _reused(
         self, uow: UnitOfWork, token: RefreshToken, now: datetime, client: ClientInfo
     ) -> NoReturn:
-        revocations = await self._end(uow, token.tenant_id, token.session_id, now, "reused")
+        revocations = await self._end(
+            uow, token.tenant_id, token.session_id, now, RevocationReason.REFRESH_REUSED
+        )
         await uow.audit.append(
             AuditEvent.record(
                 tenant_id=token.tenant_id,
@@ -320,9 +322,8 @@ class AuthService:
         tenant_id: uuid.UUID,
         session_id: uuid.UUID,
         now: datetime,
-        reason: str,
+        reason: RevocationReason,
     ) -> list[Revocation]:
-        reason = RevocationReason.REFRESH_REUSED if reason == "reused" else reason
         await uow.sessions.revoke(tenant_id, session_id, now, reason)
         return await record_revocations(
             uow, tenant_id, [session_id], now, self._policy.revocation_horizon
