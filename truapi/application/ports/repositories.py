@@ -6,9 +6,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from truapi.domain.groups import Group, Membership, MemberType
+from truapi.domain.groups import Group, MemberAt, Membership, MemberType
 from truapi.domain.tenants import Tenant
 from truapi.domain.users import User, UserStatus
 
@@ -87,15 +88,44 @@ class TenantRepository(Protocol):
 
 
 class GroupRepository(Protocol):
-    """Groups and direct memberships of one tenant."""
+    """Groups and direct memberships of one tenant. Membership graphs may hold cycles or be
+    deeper than any limit in data written by older versions: reads stay bounded anyway."""
 
-    async def get_by_name(self, tenant_id: uuid.UUID, name: str) -> Group | None: ...
+    async def get(self, tenant_id: uuid.UUID, group_id: uuid.UUID) -> Group | None: ...
+
+    async def get_by_name(self, tenant_id: uuid.UUID, name: str) -> Group | None:
+        """The group whose name equals ``name`` ignoring case."""
 
     async def add(self, group: Group) -> None:
         """Insert; ``GroupNameTaken`` when the name (without case) exists in the tenant."""
 
-    async def add_member(self, membership: Membership) -> None:
-        """Insert the membership; adding an existing one changes nothing."""
+    async def update(self, group: Group) -> None:
+        """Store name, description, external id and ``updated_at``; ``GroupNameTaken`` on a
+        clash."""
+
+    async def delete(self, tenant_id: uuid.UUID, group_id: uuid.UUID) -> bool:
+        """Remove the group with every membership it holds or is in; False when none."""
+
+    async def list_page(
+        self, tenant_id: uuid.UUID, q: str | None, after: GroupKeyset | None, limit: int
+    ) -> list[Group]:
+        """Groups ordered by name (case-insensitively), then id; ``q`` is a literal,
+        case-insensitive substring of the name or the description."""
+
+    async def get_many(self, tenant_id: uuid.UUID, group_ids: Sequence[uuid.UUID]) -> list[Group]:
+        """The existing groups among ``group_ids`` (any order)."""
+
+    async def add_member(self, membership: Membership) -> bool:
+        """Insert the membership; False (and nothing changed) when it exists already."""
+
+    async def remove_member(
+        self,
+        tenant_id: uuid.UUID,
+        group_id: uuid.UUID,
+        member_type: MemberType,
+        member_id: uuid.UUID,
+    ) -> bool:
+        """Delete one direct membership; False when there was none."""
 
     async def is_member(
         self,
@@ -103,12 +133,60 @@ class GroupRepository(Protocol):
         group_id: uuid.UUID,
         member_type: MemberType,
         member_id: uuid.UUID,
-    ) -> bool: ...
+    ) -> bool:
+        """Whether the membership exists directly."""
+
+    async def direct_members(self, tenant_id: uuid.UUID, group_id: uuid.UUID) -> list[Membership]:
+        """Every direct membership of the group (for reconciliation)."""
+
+    async def members_page(
+        self,
+        tenant_id: uuid.UUID,
+        group_id: uuid.UUID,
+        *,
+        transitive: bool,
+        max_depth: int,
+        after: MemberKeyset | None,
+        limit: int,
+    ) -> list[MemberAt]:
+        """Members ordered by (type, id), each once at its smallest depth (1 = direct);
+        transitive listings follow nested groups down to ``max_depth``."""
+
+    async def ancestry(
+        self, tenant_id: uuid.UUID, member_type: MemberType, member_id: uuid.UUID, max_depth: int
+    ) -> GroupAncestry:
+        """The groups the member is in directly, and the parent groups of every group
+        reachable from those, up to ``max_depth`` + 1 levels (enough to notice a graph that
+        is too deep)."""
 
     async def remove_member_everywhere(
         self, tenant_id: uuid.UUID, member_type: MemberType, member_id: uuid.UUID
     ) -> int:
         """Drop every membership of this member; returns how many there were."""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupKeyset:
+    """Position after the last group of a page."""
+
+    name_key: str
+    id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class MemberKeyset:
+    """Position after the last member of a page."""
+
+    member_type: MemberType
+    member_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class GroupAncestry:
+    """``direct``: the member's own groups; ``parents``: group -> the groups it is in."""
+
+    direct: tuple[uuid.UUID, ...]
+    parents: Mapping[uuid.UUID, tuple[uuid.UUID, ...]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,12 @@ from truapi.application.ports.auth_repositories import (
     SessionRepository,
     SigningKeyRepository,
 )
+from truapi.application.ports.authz_repositories import (
+    AclRepository,
+    DaclRepository,
+    PolicyVersionRepository,
+    ResourceRepository,
+)
 from truapi.application.ports.repositories import (
     GroupRepository,
     IdempotencyRepository,
@@ -32,6 +38,10 @@ class UnitOfWork(Protocol):
     revocations: RevocationRepository
     signing_keys: SigningKeyRepository
     audit: AuditRepository
+    resources: ResourceRepository
+    acls: AclRepository
+    dacls: DaclRepository
+    policy_versions: PolicyVersionRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -1,0 +1,1 @@
+"""The authorization model: resources, ACLs, default ACLs and the pure decision engine."""
