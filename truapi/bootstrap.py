@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from truapi.adapters.memory.throttle import MemoryLoginThrottle
+from truapi.adapters.redis.policy import RedisPolicyBus
 from truapi.adapters.redis.revocations import RedisRevocationBus
 from truapi.adapters.redis.throttle import RedisLoginThrottle
 from truapi.adapters.security.jwt import JwtCodec, JwtKeyFactory
@@ -33,13 +34,17 @@ from truapi.adapters.security.secret_box import SecretBox
 from truapi.adapters.sqlalchemy.engine import make_engine
 from truapi.adapters.sqlalchemy.unit_of_work import SqlUnitOfWorkFactory
 from truapi.api.client_address import TrustedProxies
-from truapi.application.auth.admins import TenantAdmins
 from truapi.application.auth.authenticator import Authenticator
 from truapi.application.auth.keys import SigningKeys
 from truapi.application.auth.policy import AuthPolicy
 from truapi.application.auth.revocations import RevocationWatcher, RevokedSessions
 from truapi.application.auth.service import AuthService
 from truapi.application.auth.sessions import SessionService
+from truapi.application.authz.authorizer import Authorizer
+from truapi.application.authz.endpoints import EndpointOverride, parse_overrides
+from truapi.application.authz.resources import ResourceService
+from truapi.application.authz.versions import PolicyVersions, PolicyWatcher
+from truapi.application.groups.service import GroupService
 from truapi.application.pagination import CursorCodec
 from truapi.application.ports.clock import Clock, SystemClock
 from truapi.application.ports.throttle import LoginThrottle
@@ -48,6 +53,7 @@ from truapi.application.tenants.bootstrap import (
     bootstrap_admin,
     ensure_default_tenant,
 )
+from truapi.application.tenants.policy import ensure_tenant_policy
 from truapi.application.users.service import UserService
 from truapi.config import Settings
 from truapi.domain.tenants import Tenant
@@ -136,9 +142,14 @@ class Container:
     authenticator: Authenticator
     auth: AuthService
     sessions: SessionService
-    admins: TenantAdmins
     revoked: RevokedSessions
     watcher: RevocationWatcher
+    policy_versions: PolicyVersions
+    policy_watcher: PolicyWatcher
+    authorizer: Authorizer
+    resources: ResourceService
+    groups: GroupService
+    authz_overrides: dict[str, EndpointOverride]
     throttle: LoginThrottle
     trusted_proxies: TrustedProxies
     redis: Redis | None = None
@@ -161,11 +172,13 @@ class Container:
         if migrate_first if migrate_first is not None else self.settings.auto_migrate:
             await migrate(self.engine, self.settings.database_url)
         self._default_tenant = await ensure_default_tenant(self.uow, self.clock)
+        await ensure_tenant_policy(self.uow, self._default_tenant)
         await self.keys.load(self._default_tenant.id)
 
     async def start_background(self) -> None:
         """Follow other instances: revocations (Redis or polling) and signing keys."""
         await self.watcher.start()
+        await self.policy_watcher.start()
         self._tasks.append(asyncio.create_task(self._follow_keys(), name="truapi-keys"))
 
     async def _follow_keys(self) -> None:
@@ -201,6 +214,7 @@ class Container:
                 await task
         self._tasks.clear()
         await self.watcher.stop()
+        await self.policy_watcher.stop()
         if self.redis is not None:
             await self.redis.aclose()
         await self.uow.close()
@@ -337,6 +351,20 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         revocation_horizon=policy.revocation_horizon,
     )
     throttle = _throttle(settings, the_clock, redis)
+    versions = PolicyVersions()
+    policy_watcher = PolicyWatcher(
+        uow,
+        versions,
+        interval_s=settings.revocation_propagation_s / 2,
+        bus=RedisPolicyBus(redis) if redis is not None else None,
+    )
+    authorizer = Authorizer(
+        uow,
+        versions,
+        max_depth=settings.authz_max_depth,
+        fallback_allow=settings.authz_fallback == "allow",
+        cache_size=settings.authz_cache_size,
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -359,7 +387,16 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
             policy,
         ),
         sessions=SessionService(uow, the_clock, watcher, policy, cursors),
-        admins=TenantAdmins(uow),
+        policy_versions=versions,
+        policy_watcher=policy_watcher,
+        authorizer=authorizer,
+        resources=ResourceService(
+            uow, the_clock, policy_watcher, cursors, max_depth=settings.authz_max_depth
+        ),
+        groups=GroupService(
+            uow, the_clock, policy_watcher, cursors, max_depth=settings.authz_max_depth
+        ),
+        authz_overrides=parse_overrides(settings.authz_endpoint_overrides),
         revoked=revoked,
         watcher=watcher,
         throttle=throttle,

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     login_throttle_reset_s: int = Field(default=43_200, ge=60, le=2_592_000)
     trusted_proxies: str = ""
 
+    authz_mode: Literal["enforce", "audit", "off"] = "enforce"
+    authz_endpoint_overrides: str = ""
+    authz_fallback: Literal["deny", "allow"] = "deny"
+    authz_max_depth: int = Field(default=32, ge=2, le=256)
+    authz_cache_size: int = Field(default=100_000, ge=1, le=10_000_000)
+    token_groups_max: int = Field(default=32, ge=0, le=1000)
+
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> Settings:
         if self.env is Environment.PRODUCTION:

@@ -315,6 +315,12 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.authz_denials = Counter(
+            "truapi_authz_endpoint_denials_total",
+            "Endpoint requests a requirement denied (or, in audit mode, would have denied).",
+            ["endpoint", "mode"],
+            registry=self.registry,
+        )
         self.unexpected_errors = Counter(
             "truapi_unexpected_errors_total",
             "Requests that failed with an unexpected exception.",

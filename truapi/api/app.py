@@ -10,7 +10,18 @@ from fastapi import FastAPI
 from truapi import __version__
 from truapi.api.errors import exception_container
 from truapi.api.middleware import RequestContextMiddleware
-from truapi.api.routers import admin, auth, docs, health, sessions, users, wellknown
+from truapi.api.routers import (
+    admin,
+    auth,
+    authz,
+    docs,
+    groups,
+    health,
+    resources,
+    sessions,
+    users,
+    wellknown,
+)
 from truapi.api.schemas.problems import problem_responses
 from truapi.bootstrap import Container, build_container
 from truapi.config import Settings
@@ -23,6 +34,12 @@ TAGS = [
     {"name": "me", "description": "The caller's own account, password and sessions."},
     {"name": "users", "description": "Users of a tenant: create, read, change, delete, list."},
     {"name": "sessions", "description": "Other users' sessions (administrators)."},
+    {"name": "groups", "description": "Groups, nested groups and directory reconciliation."},
+    {
+        "name": "authorization",
+        "description": "Resources, ACLs, default ACLs, permission checks and endpoint "
+        "requirements.",
+    },
     {"name": "admin", "description": "Platform operations: signing keys."},
     {"name": "discovery", "description": "JWKS and the OpenID discovery document."},
     {"name": "health", "description": "Liveness, readiness and metrics."},
@@ -76,6 +93,12 @@ def create_app(
     app.include_router(sessions.me_router, responses=problem_responses(500))
     app.include_router(users.router, responses=problem_responses(500, 401))
     app.include_router(sessions.users_router, responses=problem_responses(500))
+    app.include_router(groups.user_groups_router, responses=problem_responses(500))
+    app.include_router(groups.router, responses=problem_responses(500))
+    app.include_router(resources.resources_router, responses=problem_responses(500))
+    app.include_router(resources.acls_router, responses=problem_responses(500))
+    app.include_router(resources.dacls_router, responses=problem_responses(500))
+    app.include_router(authz.router, responses=problem_responses(500))
     app.include_router(admin.router, responses=problem_responses(500))
     if docs_on:
         docs.install_docs(app, openapi_url=OPENAPI_URL, title="TruAPI")

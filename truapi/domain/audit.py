@@ -29,6 +29,19 @@ class AuditAction:
     PASSWORD_CHANGED = "password.changed"  # noqa: S105 (an event name)
     SIGNING_KEY_ROTATED = "signing_key.rotated"
     SIGNING_KEY_RETIRED = "signing_key.retired"
+    RESOURCE_CREATED = "resource.created"
+    RESOURCE_CHANGED = "resource.changed"
+    RESOURCE_DELETED = "resource.deleted"
+    ACL_CHANGED = "acl.changed"
+    ACL_DELETED = "acl.deleted"
+    DACL_CHANGED = "dacl.changed"
+    DACL_DELETED = "dacl.deleted"
+    GROUP_CREATED = "group.created"
+    GROUP_CHANGED = "group.changed"
+    GROUP_DELETED = "group.deleted"
+    MEMBER_ADDED = "group.member_added"
+    MEMBER_REMOVED = "group.member_removed"
+    MEMBERS_RECONCILED = "group.members_reconciled"
 
 
 @dataclass(frozen=True, slots=True)

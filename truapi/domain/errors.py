@@ -157,3 +157,52 @@ class InvalidCurrentPassword(InvalidValue):
         super().__init__(
             "current_password", "The current password is incorrect.", "invalid_current_password"
         )
+
+
+class GroupNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No group with this id exists.")
+
+
+class MemberNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("This member is not a direct member of the group.")
+
+
+class ResourceNotFound(NotFound):
+    def __init__(self, detail: str = "No resource with this id exists.") -> None:
+        super().__init__(detail)
+
+
+class GroupCycle(Conflict):
+    def __init__(self) -> None:
+        super().__init__("This membership would make a group a member of itself.")
+
+
+class ResourceCycle(Conflict):
+    def __init__(self) -> None:
+        super().__init__("This parent would make the resource its own ancestor.")
+
+
+class HierarchyTooDeep(Conflict):
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"This change would nest {what} deeper than {limit} levels.")
+
+
+class ResourceHasChildren(Conflict):
+    def __init__(self) -> None:
+        super().__init__("The resource has children; delete them first or pass cascade=true.")
+
+
+class ReservedResourceType(InvalidValue):
+    def __init__(self, kind: str) -> None:
+        super().__init__(
+            "resource",
+            f"'{kind}' resources are managed by TruAPI itself and cannot be changed here.",
+            "reserved_resource_type",
+        )
+
+
+class GroupProtected(Conflict):
+    def __init__(self) -> None:
+        super().__init__("The tenant's administrators group cannot be renamed or deleted.")

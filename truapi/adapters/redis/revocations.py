@@ -17,6 +17,9 @@ log = structlog.get_logger("truapi.revocations")
 
 _FIELDS = ("tenant_id", "session_id", "revoked_at", "expires_at")
 
+#: The one channel instances tell each other about revocations and policy changes on.
+CHANNEL = "truapi:revocations"
+
 
 def encode(revocations: Sequence[Revocation]) -> str:
     """The JSON message for ``revocations``: a list of objects with ISO 8601 times."""
@@ -67,7 +70,7 @@ class RedisRevocationBus:
         self,
         redis: Redis | str,
         *,
-        channel: str = "truapi:revocations",
+        channel: str = CHANNEL,
         idle_ping_s: float = 30.0,
     ) -> None:
         self._owned = isinstance(redis, str)
@@ -92,8 +95,11 @@ class RedisRevocationBus:
                     continue
                 if message.get("type") != "message":
                     continue
+                data = message["data"]
+                if data[:1] in (b"{", "{"):
+                    continue  # a policy-version message, for the policy bus
                 try:
-                    revocations = decode(message["data"])
+                    revocations = decode(data)
                 except (ValueError, TypeError):
                     log.warning("revocations.malformed_message", channel=self._channel)
                     continue

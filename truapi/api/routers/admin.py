@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from truapi.api.deps import get_container
+from truapi.api.guards import require
 from truapi.api.schemas.auth import SigningKeyList, SigningKeyOut
 from truapi.api.schemas.problems import problem_responses
 from truapi.api.security import CurrentPrincipal
@@ -33,23 +34,22 @@ def key_view(key: SigningKey) -> dict[str, Any]:
     }
 
 
-async def _require_platform_admin(principal: CurrentPrincipal, request: Request) -> None:
-    container = get_container(request)
+def _require_platform_tenant(principal: CurrentPrincipal, request: Request) -> None:
     # Keys sign every tenant's tokens, so only the platform tenant's administrators touch them.
-    if principal.tenant_id != container.default_tenant_id:
+    if principal.tenant_id != get_container(request).default_tenant_id:
         raise Forbidden("Signing keys are managed by the platform tenant's administrators.")
-    await container.admins.require(principal)
 
 
 @router.get(
     "/signing-keys",
     response_model=SigningKeyList,
     summary="List signing keys",
+    dependencies=[require("admin", "tenant:{tenant_id}")],
     responses=problem_responses(401, 403, 503),
 )
 async def list_signing_keys(principal: CurrentPrincipal, request: Request) -> Response:
     """Every signing key with its state, oldest first (public information only)."""
-    await _require_platform_admin(principal, request)
+    _require_platform_tenant(principal, request)
     keys = await get_container(request).keys.all()
     return JSONResponse({"items": [key_view(k) for k in keys]})
 
@@ -59,12 +59,13 @@ async def list_signing_keys(principal: CurrentPrincipal, request: Request) -> Re
     response_model=SigningKeyOut,
     status_code=201,
     summary="Rotate the signing key",
+    dependencies=[require("admin", "tenant:{tenant_id}")],
     responses=problem_responses(401, 403, 503),
 )
 async def rotate_signing_key(principal: CurrentPrincipal, request: Request) -> Response:
     """Make a new active key. The previous one keeps verifying (and stays in the JWKS) until
     every token it signed has expired, then is retired."""
-    await _require_platform_admin(principal, request)
+    _require_platform_tenant(principal, request)
     container = get_container(request)
     key = await container.keys.rotate(container.default_tenant_id, actor=principal.subject)
     return JSONResponse(key_view(key), status_code=201)

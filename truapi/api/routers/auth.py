@@ -10,6 +10,7 @@ from starlette.datastructures import FormData
 
 from truapi.api.deps import JsonBody, get_container
 from truapi.api.errors import count_auth_failure, domain_status
+from truapi.api.guards import authenticated, public, require
 from truapi.api.schemas.auth import (
     Introspection,
     LoginRequest,
@@ -56,6 +57,7 @@ def _token_response(pair: TokenPair) -> Response:
         **problem_responses(429, s429="`too_many_attempts`, with `Retry-After`"),
     },
 )
+@public
 async def login(body: LoginRequest, request: Request, client: Client) -> Response:
     """Start a session with a username (or email) and password.
 
@@ -131,6 +133,7 @@ def _field(form: FormData, name: str) -> str | None:
         **problem_responses(413, 503),
     },
 )
+@public
 async def token(request: Request, client: Client) -> Response:
     """RFC 6749 token endpoint (form-encoded): `grant_type=password` (what Swagger UI's
     "Authorize" button uses) or `grant_type=refresh_token`. Errors use the RFC 6749 form
@@ -188,6 +191,7 @@ async def token(request: Request, client: Client) -> Response:
         ),
     },
 )
+@public
 async def refresh(body: RefreshRequest, request: Request, client: Client) -> Response:
     """Trade a refresh token for a new access and refresh token pair.
 
@@ -204,6 +208,7 @@ async def refresh(body: RefreshRequest, request: Request, client: Client) -> Res
     summary="Log out",
     responses=problem_responses(401, 503),
 )
+@authenticated
 async def logout(principal: CurrentPrincipal, request: Request, client: Client) -> Response:
     """End the current session: its refresh tokens at once, its access tokens on every
     instance within `APP_REVOCATION_PROPAGATION_S`."""
@@ -223,6 +228,7 @@ async def logout(principal: CurrentPrincipal, request: Request, client: Client) 
     ),
     responses={200: {"description": "Always, whether or not the token was valid."}},
 )
+@public
 async def revoke(request: Request, client: Client) -> Response:
     """RFC 7009 revocation: the session of a refresh or access token ends. Answers 200
     whatever the token, so nothing can be learnt from it."""
@@ -242,15 +248,15 @@ async def revoke(request: Request, client: Client) -> Response:
     ),
     responses={
         **problem_responses(401, 413, 503),
-        **problem_responses(403, s403="`forbidden`: only the tenant's administrators"),
+        **problem_responses(403, s403="`forbidden`: needs `introspect` on the tenant root"),
     },
+    dependencies=[require("introspect", "tenant:{tenant_id}")],
 )
 async def introspect(principal: CurrentPrincipal, request: Request) -> Response:
     """RFC 7662: whether a token (access or refresh) is live, with its claims. Every token
     that is not live, or belongs to another tenant, gives exactly `{"active": false}`.
-    The caller must administer its tenant."""
+    The caller needs `introspect` on its tenant root."""
     container = get_container(request)
-    await container.admins.require(principal)
     form = await _read_form(request)
     token_value = _field(form, "token") if form is not None else None
     result: dict[str, Any] = {"active": False}

@@ -14,6 +14,8 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
+from truapi.api.guards import public
+
 ASSETS_PATH = "/docs-assets"
 ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
 
@@ -24,6 +26,7 @@ def install_docs(app: FastAPI, *, openapi_url: str, title: str) -> None:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/docs")
+    @public
     async def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=openapi_url,
@@ -37,10 +40,12 @@ def install_docs(app: FastAPI, *, openapi_url: str, title: str) -> None:
         )
 
     @router.get("/docs/oauth2-redirect")
+    @public
     async def swagger_ui_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
     @router.get("/redoc")
+    @public
     async def redoc() -> HTMLResponse:
         return get_redoc_html(
             openapi_url=openapi_url,

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
 
 from truapi.api.deps import get_container
+from truapi.api.guards import public
 
 router = APIRouter(tags=["health"])
 #: Included only when ``APP_METRICS_ENABLED`` is on.
@@ -41,6 +42,7 @@ _LIVE = b'{"status":"ok"}'
 
 
 @router.get("/health/live", response_model=Live, summary="Liveness")
+@public
 async def live() -> Response:
     """200 while the process runs."""
     return Response(_LIVE, media_type="application/json")
@@ -52,6 +54,7 @@ async def live() -> Response:
     summary="Readiness",
     responses={503: {"model": Ready, "description": "The database is unreachable"}},
 )
+@public
 async def ready(request: Request) -> JSONResponse:
     """200 when the database answers; 503 naming the failing dependency otherwise.
 
@@ -72,6 +75,7 @@ async def ready(request: Request) -> JSONResponse:
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
 )
+@public
 async def metrics(request: Request) -> Response:
     """Request counts and latency by route template, auth failures, authz decisions."""
     registry = get_container(request).metrics.registry

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from truapi.api.deps import JsonBody, get_container
+from truapi.api.guards import authenticated, require
 from truapi.api.schemas.auth import MeOut, PasswordChange, SessionList
 from truapi.api.schemas.problems import problem_responses
 from truapi.api.security import Client, CurrentPrincipal
@@ -36,11 +37,17 @@ def session_view(view: SessionView) -> dict[str, Any]:
 
 
 @me_router.get("", response_model=MeOut, summary="Who am I", responses=problem_responses(401, 503))
+@authenticated
 async def me(principal: CurrentPrincipal, request: Request) -> Response:
-    """The caller's user, with the session the access token belongs to."""
+    """The caller's user, with their groups (nested ones too, by name, each with its depth)
+    and the session the access token belongs to."""
     container = get_container(request)
     user = await container.users.get(principal.tenant_id, principal.user_id)
     body: dict[str, Any] = user.public_view()
+    groups = await container.groups.all_groups_of(principal.tenant_id, principal.user_id)
+    body["groups"] = [
+        {"id": str(g.group.id), "name": g.group.name, "depth": g.depth} for g in groups
+    ]
     body["session"] = None
     if principal.session_id is not None:
         current = await container.sessions.current(
@@ -64,6 +71,7 @@ async def me(principal: CurrentPrincipal, request: Request) -> Response:
         **problem_responses(429, s429="`too_many_attempts`, with `Retry-After`"),
     },
 )
+@authenticated
 async def change_password(
     body: PasswordChange, principal: CurrentPrincipal, request: Request, client: Client
 ) -> Response:
@@ -93,6 +101,7 @@ def session_page(request: Request, page: Page[SessionView]) -> Response:
     summary="List my sessions",
     responses=problem_responses(400, 401, 422, 503, s400="`invalid_cursor`"),
 )
+@authenticated
 async def my_sessions(
     principal: CurrentPrincipal,
     request: Request,
@@ -112,6 +121,7 @@ async def my_sessions(
     summary="Revoke one of my sessions",
     responses=problem_responses(401, 404, 422, 503, s404="`session_not_found`"),
 )
+@authenticated
 async def revoke_my_session(
     session_id: uuid.UUID, principal: CurrentPrincipal, request: Request, client: Client
 ) -> Response:
@@ -128,6 +138,7 @@ async def revoke_my_session(
     summary="Revoke my other sessions",
     responses=problem_responses(401, 503),
 )
+@authenticated
 async def revoke_my_other_sessions(
     principal: CurrentPrincipal, request: Request, client: Client
 ) -> Response:
@@ -142,6 +153,7 @@ async def revoke_my_other_sessions(
     "/{user_id}/sessions",
     response_model=SessionList,
     summary="List a user's sessions (administrators)",
+    dependencies=[require("admin", "user:{user_id}")],
     responses=problem_responses(
         400, 401, 403, 404, 422, 503, s400="`invalid_cursor`", s404="`user_not_found`"
     ),
@@ -155,7 +167,6 @@ async def user_sessions(
 ) -> Response:
     """The user's live sessions, newest first. Tenant administrators only."""
     container = get_container(request)
-    await container.admins.require(principal)
     page = await container.sessions.live(
         principal.tenant_id, user_id, principal.session_id, limit=limit, cursor=cursor
     )
@@ -166,6 +177,7 @@ async def user_sessions(
     "/{user_id}/sessions",
     status_code=204,
     summary="Revoke all of a user's sessions (administrators)",
+    dependencies=[require("admin", "user:{user_id}")],
     responses=problem_responses(401, 403, 404, 422, 503, s404="`user_not_found`"),
 )
 async def revoke_user_sessions(
@@ -173,6 +185,5 @@ async def revoke_user_sessions(
 ) -> Response:
     """End every session of the user. Tenant administrators only."""
     container = get_container(request)
-    await container.admins.require(principal)
     await container.sessions.revoke_all(principal, principal.tenant_id, user_id, client)
     return Response(status_code=204)

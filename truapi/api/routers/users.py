@@ -9,14 +9,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from truapi.api.deps import IdempotencyKey, JsonBody, Users
+from truapi.api.deps import IdempotencyKey, JsonBody, Users, get_container
 from truapi.api.errors import ApiError
+from truapi.api.guards import require
 from truapi.api.schemas.problems import problem_responses
 from truapi.api.schemas.users import UserCreate, UserOut, UserPage, UserUpdate
+from truapi.api.security import CurrentPrincipal
 from truapi.application.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from truapi.application.ports.repositories import UserQuery, UserSort
 from truapi.application.users.service import CreateUser, IdempotentRequest, UpdateUser
-from truapi.domain.errors import InvalidValue
+from truapi.domain.errors import Forbidden, InvalidValue
+from truapi.domain.policy.resources import tenant_root
 from truapi.domain.users import UserStatus, normalize_email, normalize_username
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -32,7 +35,7 @@ IfMatch = Annotated[
     status_code=201,
     response_model=UserOut,
     summary="Create a user",
-    dependencies=[JsonBody],
+    dependencies=[JsonBody, require("write", "tenant:{tenant_id}")],
     responses={
         **problem_responses(400, 413, 415, 422, 503),
         **problem_responses(409, s409="`username_taken` or `email_taken`"),
@@ -70,6 +73,7 @@ async def create_user(
     "/{user_id}",
     response_model=UserOut,
     summary="Get a user",
+    dependencies=[require("read", "user:{user_id}")],
     responses=problem_responses(404, 422, 503, s404="`user_not_found`"),
 )
 async def get_user(user_id: uuid.UUID, users: Users) -> Response:
@@ -82,7 +86,7 @@ async def get_user(user_id: uuid.UUID, users: Users) -> Response:
     "/{user_id}",
     response_model=UserOut,
     summary="Change a user",
-    dependencies=[JsonBody],
+    dependencies=[JsonBody, require("write", "user:{user_id}")],
     responses={
         **problem_responses(400, 412, 413, 415, 422, 503, s404="`user_not_found`"),
         **problem_responses(404, s404="`user_not_found`"),
@@ -93,9 +97,18 @@ async def update_user(
     user_id: uuid.UUID,
     body: UserUpdate,
     users: Users,
+    principal: CurrentPrincipal,
+    request: Request,
     if_match: IfMatch = None,
 ) -> Response:
-    """Change email, display name or status. Send `If-Match` to avoid lost updates."""
+    """Change email, display name or status (status needs `admin` on the tenant root). Send
+    `If-Match` to avoid lost updates."""
+    if body.status is not None:
+        verdict = await get_container(request).authorizer.check(
+            principal.tenant_id, principal.subject, "admin", tenant_root(principal.tenant_id)
+        )
+        if not verdict.allowed:
+            raise Forbidden("Changing a user's status needs 'admin' on the tenant root.")
     user = await users.service.update(
         UpdateUser(
             tenant_id=users.tenant_id,
@@ -113,6 +126,7 @@ async def update_user(
     "/{user_id}",
     status_code=204,
     summary="Delete a user",
+    dependencies=[require("delete", "user:{user_id}")],
     responses={
         **problem_responses(412, 422, 503),
         **problem_responses(404, s404="`user_not_found`"),
@@ -148,6 +162,7 @@ def _utc(value: datetime | None) -> datetime | None:
     "",
     response_model=UserPage,
     summary="List users",
+    dependencies=[require("read", "tenant:{tenant_id}")],
     responses=problem_responses(400, 422, 503, s400="`invalid_cursor`"),
 )
 async def list_users(

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from truapi.api.deps import get_container
+from truapi.api.guards import public
 from truapi.api.schemas.auth import Jwks, OpenIdConfiguration
 
 router = APIRouter(prefix="/.well-known", tags=["discovery"])
@@ -17,6 +18,7 @@ router = APIRouter(prefix="/.well-known", tags=["discovery"])
     summary="Public signing keys (JWKS)",
     responses={200: {"content": {"application/json": {"example": {"keys": [{"kty": "EC"}]}}}}},
 )
+@public
 async def jwks(request: Request) -> Response:
     """Every public key that can still verify a live access token (RFC 7517)."""
     container = get_container(request)
@@ -31,6 +33,7 @@ async def jwks(request: Request) -> Response:
     response_model=OpenIdConfiguration,
     summary="Discovery document",
 )
+@public
 async def openid_configuration(request: Request) -> Response:
     """Where the keys and the token, introspection and revocation endpoints are, all under
     `APP_ISSUER`."""

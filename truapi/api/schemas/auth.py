@@ -106,7 +106,14 @@ class SessionList(BaseModel):
     next_cursor: str | None = None
 
 
+class MyGroup(BaseModel):
+    id: str
+    name: str
+    depth: int = Field(description="1 for a direct membership, more through nested groups.")
+
+
 class MeOut(UserOut):
+    groups: list[MyGroup] = Field(default_factory=list)
     session: SessionOut | None = None
 
 

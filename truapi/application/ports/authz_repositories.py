@@ -39,9 +39,7 @@ class ResourceRepository(Protocol):
         """Direct children of ``parent`` (None: those under the tenant root), ordered by id,
         strictly after ``after``, optionally of one type."""
 
-    async def ancestors(
-        self, tenant_id: uuid.UUID, resource_id: str, limit: int
-    ) -> list[Resource]:
+    async def ancestors(self, tenant_id: uuid.UUID, resource_id: str, limit: int) -> list[Resource]:
         """The registered resource itself (when it is) and its registered ancestors, nearest
         first, at most ``limit`` of them; stops early at a repeat, so loops end."""
 
@@ -54,7 +52,9 @@ class AclRepository(Protocol):
 
     async def get(self, tenant_id: uuid.UUID, resource_id: str) -> Acl | None: ...
 
-    async def get_many(self, tenant_id: uuid.UUID, resource_ids: Sequence[str]) -> Mapping[str, Acl]:
+    async def get_many(
+        self, tenant_id: uuid.UUID, resource_ids: Sequence[str]
+    ) -> Mapping[str, Acl]:
         """The ACLs among ``resource_ids`` that exist, by resource id."""
 
     async def put(self, tenant_id: uuid.UUID, acl: Acl) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from truapi.domain.groups import Group, MemberAt, Membership, MemberType

@@ -53,7 +53,11 @@ class AclEntry:
         return cls(the_effect, parse_principal(principal, field), tuple(seen))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"effect": self.effect.value, "principal": self.principal, "actions": list(self.actions)}
+        return {
+            "effect": self.effect.value,
+            "principal": self.principal,
+            "actions": list(self.actions),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AclEntry:
@@ -68,9 +72,7 @@ def check_entry_count(entries: Sequence[AclEntry], field: str = "entries") -> No
 
 def parse_applies_to(value: str, field: str = "applies_to") -> str:
     if value != ANY_TYPE and not TYPE_RE.fullmatch(value):
-        raise InvalidValue(
-            field, "applies_to is '*' or a resource type.", "invalid_resource_type"
-        )
+        raise InvalidValue(field, "applies_to is '*' or a resource type.", "invalid_resource_type")
     return value
 
 
@@ -108,7 +110,9 @@ class CompiledEntries:
         named = {a for e in entries for a in e.actions if a != ANY_ACTION}
         by_action = {
             action: tuple(
-                (i, e) for i, e in enumerate(entries) if action in e.actions or ANY_ACTION in e.actions
+                (i, e)
+                for i, e in enumerate(entries)
+                if action in e.actions or ANY_ACTION in e.actions
             )
             for action in named
         }

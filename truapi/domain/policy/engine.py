@@ -119,7 +119,9 @@ def inheritance_chain(
         chain.append(node)
         if not node.inherit or current == root:
             return chain, None
-        current = node.parent if node.parent is not None and node.type not in RESERVED_TYPES else root
+        current = (
+            node.parent if node.parent is not None and node.type not in RESERVED_TYPES else root
+        )
 
 
 def owner_of(node: Node) -> str | None:
@@ -129,7 +131,9 @@ def owner_of(node: Node) -> str | None:
     return node.owner
 
 
-def _scan(entries: CompiledEntries, action: str, principals: frozenset[str]) -> tuple[int, AclEntry] | None:
+def _scan(
+    entries: CompiledEntries, action: str, principals: frozenset[str]
+) -> tuple[int, AclEntry] | None:
     """The first matching deny, else the first matching allow, else None."""
     allow: tuple[int, AclEntry] | None = None
     for pair in entries.for_action(action):
@@ -147,7 +151,9 @@ _INHERITED = (Decision.INHERITED_DENY, Decision.INHERITED_ALLOW)
 _DACL = (Decision.DACL_DENY, Decision.DACL_ALLOW)
 
 
-def _verdict(pair: tuple[int, AclEntry], decisions: tuple[Decision, Decision], match: Match) -> Verdict:
+def _verdict(
+    pair: tuple[int, AclEntry], decisions: tuple[Decision, Decision], match: Match
+) -> Verdict:
     denied = pair[1].effect is Effect.DENY
     return Verdict(not denied, decisions[0] if denied else decisions[1], match)
 

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
+from typing import TypeVar
 
 from truapi.domain.policy.engine import Fault, Subject
 from truapi.domain.policy.principals import AUTHENTICATED
 
+G = TypeVar("G", bound=Hashable)
+
 
 def group_depths(
-    direct: Iterable[str], parents: Mapping[str, Iterable[str]], max_depth: int
-) -> tuple[dict[str, int], Fault | None]:
+    direct: Iterable[G], parents: Mapping[G, Iterable[G]], max_depth: int
+) -> tuple[dict[G, int], Fault | None]:
     """Breadth-first from the ``direct`` groups (depth 1) up through ``parents`` (group ->
     the groups it is a direct member of). Returns each group's smallest depth, and a fault
     when the nesting loops or goes deeper than ``max_depth``."""
-    depths: dict[str, int] = {}
+    depths: dict[G, int] = {}
     frontier = list(dict.fromkeys(direct))
     depth = 1
     while frontier:
         if depth > max_depth:
             return depths, Fault.GROUP_TOO_DEEP
-        following: list[str] = []
+        following: list[G] = []
         for group in frontier:
             if group in depths:
                 continue
@@ -33,13 +36,13 @@ def group_depths(
     return depths, None
 
 
-def _has_cycle(groups: Iterable[str], parents: Mapping[str, Iterable[str]]) -> bool:
+def _has_cycle(groups: Iterable[G], parents: Mapping[G, Iterable[G]]) -> bool:
     # Three-colour depth-first search over the reached part of the graph.
-    state: dict[str, int] = {}
+    state: dict[G, int] = {}
     for start in groups:
         if state.get(start):
             continue
-        stack: list[tuple[str, list[str]]] = [(start, list(parents.get(start, ())))]
+        stack: list[tuple[G, list[G]]] = [(start, list(parents.get(start, ())))]
         state[start] = 1
         while stack:
             node, pending = stack[-1]

@@ -1,0 +1,1 @@
+"""Authorization use cases: checks, resources, ACLs and default ACLs."""

@@ -1,0 +1,1 @@
+"""Group use cases: groups, memberships and directory reconciliation."""
