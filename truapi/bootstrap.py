@@ -43,6 +43,7 @@ from truapi.application.auth.sessions import SessionService
 from truapi.application.authz.authorizer import Authorizer
 from truapi.application.authz.endpoints import EndpointOverride, parse_overrides
 from truapi.application.authz.resources import ResourceService
+from truapi.application.authz.token_groups import TokenGroups
 from truapi.application.authz.versions import PolicyVersions, PolicyWatcher
 from truapi.application.groups.service import GroupService
 from truapi.application.pagination import CursorCodec
@@ -340,6 +341,13 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         bus=RedisRevocationBus(redis) if redis is not None else None,
         lookback=policy.revocation_horizon,
     )
+    versions = PolicyVersions()
+    policy_watcher = PolicyWatcher(
+        uow,
+        versions,
+        interval_s=settings.revocation_propagation_s / 2,
+        bus=RedisPolicyBus(redis) if redis is not None else None,
+    )
     cursors = CursorCodec(settings.secret_key.get_secret_value().encode())
     users = UserService(
         uow,
@@ -349,15 +357,9 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         cursors,
         revocations=watcher,
         revocation_horizon=policy.revocation_horizon,
+        policy_versions=policy_watcher,
     )
     throttle = _throttle(settings, the_clock, redis)
-    versions = PolicyVersions()
-    policy_watcher = PolicyWatcher(
-        uow,
-        versions,
-        interval_s=settings.revocation_propagation_s / 2,
-        bus=RedisPolicyBus(redis) if redis is not None else None,
-    )
     authorizer = Authorizer(
         uow,
         versions,
@@ -385,6 +387,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
             throttle,
             watcher,
             policy,
+            TokenGroups(authorizer, settings.token_groups_max),
         ),
         sessions=SessionService(uow, the_clock, watcher, policy, cursors),
         policy_versions=versions,

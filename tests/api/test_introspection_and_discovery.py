@@ -96,7 +96,8 @@ async def test_a_live_access_token(client: httpx.AsyncClient) -> None:
     user = await create_user(client, "bob", password=PASSWORD)
     tokens = await log_in(client, "bob", PASSWORD)
     body = await introspect(client, tokens["access_token"])
-    assert set(body) == ACTIVE_FIELDS, body
+    assert set(body) == ACTIVE_FIELDS | {"groups"}, body
+    assert body["groups"] == []
     claims = jose_claims(tokens["access_token"])
     assert body["active"] is True
     assert body["token_type"] == "access_token"

@@ -71,8 +71,9 @@ async def test_me_is_the_callers_user_with_the_current_session(
     response = await client.get("/me", headers=bearer(tokens))
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == USER_FIELDS | {"session"}
+    assert set(body) == USER_FIELDS | {"session", "groups"}
     assert {field: body[field] for field in USER_FIELDS} == user
+    assert body["groups"] == []
     assert "password" not in response.text
     session = body["session"]
     assert set(session) == SESSION_FIELDS

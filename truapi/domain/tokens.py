@@ -30,6 +30,7 @@ class AccessClaims:
     amr: tuple[str, ...]
     acr: str
     username: str | None = None
+    groups: tuple[str, ...] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         claims: dict[str, Any] = {
@@ -49,6 +50,8 @@ class AccessClaims:
         }
         if self.username is not None:
             claims["username"] = self.username
+        if self.groups is not None:
+            claims["groups"] = list(self.groups)
         return claims
 
 

@@ -14,6 +14,7 @@ import structlog
 from truapi.application.auth.authenticator import Authenticator
 from truapi.application.auth.context import ClientInfo, RevocationPublisher, record_revocations
 from truapi.application.auth.policy import AuthPolicy
+from truapi.application.authz.token_groups import TokenGroups
 from truapi.application.auth.refresh_secrets import (
     hash_refresh_secret,
     looks_like_refresh_token,
@@ -85,8 +86,10 @@ class AuthService:
         throttle: LoginThrottle,
         revocations: RevocationPublisher,
         policy: AuthPolicy,
+        groups: TokenGroups | None = None,
     ) -> None:
         self._uow = uow
+        self._groups = groups
         self._clock = clock
         self._hasher = hasher
         self._common = common_passwords
@@ -192,7 +195,12 @@ class AuthService:
                 )
             )
             await uow.commit()
-        return self._pair(session, secret, now)
+        return self._pair(session, secret, now, await self._token_groups(session))
+
+    async def _token_groups(self, session: Session) -> list[str] | None:
+        if self._groups is None:
+            return None
+        return await self._groups.for_token(session.tenant_id, session.user_id)
 
     def _new_refresh_token(self, session: Session, now: datetime) -> tuple[str, RefreshToken]:
         secret, token_hash = new_refresh_secret()
@@ -207,7 +215,9 @@ class AuthService:
             expires_at=truncate_to_millis(expires),
         )
 
-    def _pair(self, session: Session, refresh_secret: str, now: datetime) -> TokenPair:
+    def _pair(
+        self, session: Session, refresh_secret: str, now: datetime, groups: list[str] | None
+    ) -> TokenPair:
         issued = int(now.timestamp())
         ttl = int(self._policy.access_token_ttl.total_seconds())
         claims = AccessClaims(
@@ -224,6 +234,7 @@ class AuthService:
             auth_time=int(session.auth_time.timestamp()),
             amr=session.amr,
             acr=session.mfa_level.value,
+            groups=tuple(groups) if groups is not None else None,
         )
         return TokenPair(
             access_token=self._codec.encode(claims),
@@ -264,7 +275,7 @@ class AuthService:
             await uow.refresh_tokens.add(child)
             await uow.sessions.touch(session.seen(now, ip=client.ip, user_agent=client.user_agent))
             await uow.commit()
-        return self._pair(session, secret, now)
+        return self._pair(session, secret, now, await self._token_groups(session))
 
     async def _reused(
         self, uow: UnitOfWork, token: RefreshToken, now: datetime, client: ClientInfo
@@ -435,6 +446,7 @@ class AuthService:
             "sid": claims.sid,
             "token_type": "access_token",
             "username": user.username,
+            "groups": await self._groups.all(caller.tenant_id, user.id) if self._groups else [],
         }
 
     async def _introspect_refresh(self, caller: Principal, token: str) -> dict[str, Any] | None:

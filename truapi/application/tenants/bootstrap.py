@@ -62,6 +62,9 @@ async def make_admin(
 ) -> None:
     """Record ``user`` as an administrator of ``tenant`` (member of its ``admins`` group)."""
     async with uow_factory() as uow:
+        # A membership changes the tenant's policy; other instances notice the new version
+        # on their next poll.
+        await uow.policy_versions.bump(tenant.id)
         group = await _ensure_admins_group(uow, tenant, clock)
         await uow.groups.add_member(
             Membership(

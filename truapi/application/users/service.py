@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from truapi.application.auth.context import RevocationPublisher, record_revocations
+from truapi.application.authz.changes import VersionPublisher
 from truapi.application.pagination import CursorCodec, Page
 from truapi.application.ports.auth_repositories import Revocation
 from truapi.application.ports.clock import Clock
@@ -91,6 +92,7 @@ class UserService:
         cursors: CursorCodec,
         revocations: RevocationPublisher | None = None,
         revocation_horizon: timedelta = timedelta(minutes=15),
+        policy_versions: VersionPublisher | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -99,6 +101,7 @@ class UserService:
         self._cursors = cursors
         self._revocations = revocations
         self._horizon = revocation_horizon
+        self._policy_versions = policy_versions
 
     async def check_password(self, password: str) -> None:
         """Apply the password policy: length, then the shipped common-password list."""
@@ -232,7 +235,11 @@ class UserService:
                 raise UserNotFound()
             if if_match is not None and not _etag_matches(if_match, user.etag):
                 raise VersionMismatch()
+            # Memberships and the user's own ACLs go too: the tenant's policy changes.
+            version = await uow.policy_versions.bump(tenant_id)
             await uow.groups.remove_member_everywhere(tenant_id, MemberType.USER, user_id)
+            await uow.acls.delete_many(tenant_id, [f"user:{user_id}"])
+            await uow.dacls.delete_many(tenant_id, [f"user:{user_id}"])
             await uow.refresh_tokens.delete_for_user(tenant_id, user_id)
             ended = await uow.sessions.delete_for_user(tenant_id, user_id)
             revocations = await record_revocations(
@@ -242,6 +249,8 @@ class UserService:
                 raise UserNotFound()
             await uow.commit()
         await self._publish(revocations)
+        if self._policy_versions is not None:
+            await self._policy_versions.publish(tenant_id, version)
 
     async def list(
         self, tenant_id: uuid.UUID, query: UserQuery, limit: int, cursor: str | None

@@ -202,5 +202,9 @@ def own_acl_allows(node: Node, subject: Subject, action: str) -> bool:
     rule: nothing below can lock a tenant's administrators out)."""
     if subject.fault is not None:
         return False
-    pair = _scan(node.acl, action, subject.principals)
+    principals = subject.principals
+    owner = owner_of(node)
+    if owner is not None and owner in principals:
+        principals = principals | {OWNER}
+    pair = _scan(node.acl, action, principals)
     return pair is not None and pair[1].effect is Effect.ALLOW
