@@ -106,10 +106,40 @@ class Authorizer:
         verdict = cache.decisions.get(key)
         if verdict is not None:
             return verdict
-        async with self._uow(readonly=True) as uow:
-            verdict = await self._decide(uow, cache, tenant_id, principal, action, resource)
+        verdict = self.decide_from_memory(cache, tenant_id, principal, action, resource)
+        if verdict is None:
+            async with self._uow(readonly=True) as uow:
+                verdict = await self._decide(uow, cache, tenant_id, principal, action, resource)
         self._remember(cache, key, verdict)
         return verdict
+
+    def decide_from_memory(
+        self,
+        cache: _TenantCache,
+        tenant_id: uuid.UUID,
+        principal: str,
+        action: str,
+        resource: str,
+    ) -> Verdict | None:
+        """The decision from cached subject and nodes alone; None when any is missing."""
+        subject = cache.subjects.get(principal)
+        if subject is None:
+            return None
+        nodes = cache.nodes
+
+        def lookup(resource_id: str) -> Node:
+            node = nodes.get(resource_id)
+            if node is None:
+                raise _Missing(resource_id)
+            return node
+
+        try:
+            chain, fault = inheritance_chain(
+                resource, tenant_root(tenant_id), lookup, self._max_depth
+            )
+        except _Missing:
+            return None
+        return evaluate(subject, action, chain, fallback_allow=self._fallback_allow, fault=fault)
 
     async def check_many(
         self, tenant_id: uuid.UUID, checks: Sequence[tuple[str, str, str]]
