@@ -9,30 +9,20 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from tests.conftest import REDIS_URL, authenticate, log_in, need_service
-from truapi.api.app import create_app
-from truapi.config import Settings
+from tests.conftest import REDIS_URL, log_in, need_service
+from tests.integration.conftest import MakePair, Pair
 
 PASSWORD = "correct horse battery"
 #: How long the tests wait, and how soon the change must have been seen.
 WAIT_S = 1.5
 DEADLINE_S = 1.2
 POLL_S = 0.05
-
-Pair = tuple[httpx.AsyncClient, httpx.AsyncClient]
-MakePair = Callable[..., Awaitable[Pair]]
-
-
-def client_for(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -58,25 +48,6 @@ async def seconds_until(check: Callable[[], Awaitable[bool]], within_s: float = 
         if time.monotonic() - start > within_s:
             pytest.fail(f"not seen within {within_s} s")
         await asyncio.sleep(POLL_S)
-
-
-@pytest.fixture
-async def two_instances(make_settings: Callable[..., Settings]) -> AsyncIterator[MakePair]:
-    """Start instances A and B on the same database (their lifespans running, so both follow
-    revocations and keys) and return a client to each, logged in as the administrator."""
-    async with AsyncExitStack() as stack:
-
-        async def make(**overrides: Any) -> Pair:
-            clients = []
-            for _ in range(2):
-                app = create_app(make_settings(**overrides))
-                await stack.enter_async_context(app.router.lifespan_context(app))
-                client = await stack.enter_async_context(client_for(app))
-                await authenticate(client)
-                clients.append(client)
-            return clients[0], clients[1]
-
-        yield make
 
 
 def with_redis() -> dict[str, Any]:
