@@ -8,9 +8,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from truapi.domain.errors import InvalidValue
 from truapi.domain.ids import new_id
+from truapi.domain.users import format_timestamp
 
 MAX_NAME = 100
 MAX_DESCRIPTION = 500
@@ -74,6 +76,18 @@ class Group:
     created_at: datetime
     updated_at: datetime
     external_id: str | None = None
+
+    def public_view(self) -> dict[str, Any]:
+        """The group as the API shows it."""
+        return {
+            "id": str(self.id),
+            "tenant_id": str(self.tenant_id),
+            "name": self.name,
+            "description": self.description,
+            "external_id": self.external_id,
+            "created_at": format_timestamp(self.created_at),
+            "updated_at": format_timestamp(self.updated_at),
+        }
 
     @classmethod
     def create(

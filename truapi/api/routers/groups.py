@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from truapi.api.deps import JsonBody, get_container
+from truapi.api.deps import IdempotencyKey, JsonBody, get_container
 from truapi.api.guards import require
 from truapi.api.paging import DEFAULT, Cursor, Limit, page_response
 from truapi.api.schemas.groups import (
@@ -26,9 +26,9 @@ from truapi.api.schemas.problems import problem_responses
 from truapi.api.security import Client, CurrentPrincipal
 from truapi.application.authz.changes import Actor
 from truapi.application.groups.service import GroupChanges, MemberRef, group_etag
+from truapi.application.users.service import IdempotentRequest
 from truapi.domain.errors import InvalidValue
 from truapi.domain.groups import Group, MemberType
-from truapi.domain.users import format_timestamp
 
 router = APIRouter(prefix="/groups", tags=["groups"])
 user_groups_router = APIRouter(prefix="/users", tags=["groups"])
@@ -43,15 +43,7 @@ _GROUP_404 = problem_responses(404, s404="`group_not_found`")
 
 
 def group_view(group: Group) -> dict[str, Any]:
-    return {
-        "id": str(group.id),
-        "tenant_id": str(group.tenant_id),
-        "name": group.name,
-        "description": group.description,
-        "external_id": group.external_id,
-        "created_at": format_timestamp(group.created_at),
-        "updated_at": format_timestamp(group.updated_at),
-    }
+    return group.public_view()
 
 
 def _actor(principal: CurrentPrincipal, client: Client) -> Actor:
@@ -83,16 +75,20 @@ async def create_group(
     principal: CurrentPrincipal,
     client: Client,
     request: Request,
+    key: IdempotencyKey,
 ) -> Response:
-    """A group in the caller's tenant; names are unique regardless of case."""
-    group = await get_container(request).groups.create(
-        _actor(principal, client), body.name, body.description, body.external_id
+    """A group in the caller's tenant; names are unique regardless of case. With an
+    `Idempotency-Key`, a repeat within 24 hours answers with the first response."""
+    idem = (
+        IdempotentRequest(key=key, body=body.model_dump(mode="json")) if key is not None else None
     )
-    return JSONResponse(
-        group_view(group),
-        status_code=201,
-        headers={"Location": f"/groups/{group.id}", "ETag": group_etag(group)},
+    result = await get_container(request).groups.create(
+        _actor(principal, client), body.name, body.description, body.external_id, idem
     )
+    headers = {"Location": f"/groups/{result.view['id']}", "ETag": result.etag}
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(result.view, status_code=201, headers=headers)
 
 
 @router.get(

@@ -3,21 +3,27 @@ their members. Who may do this is decided before these run."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from truapi.application.authz.changes import Actor, VersionPublisher, audit
 from truapi.application.pagination import CursorCodec, Page
 from truapi.application.ports.clock import Clock
-from truapi.application.ports.repositories import GroupKeyset, MemberKeyset
+from truapi.application.ports.repositories import GroupKeyset, IdempotencyRecord, MemberKeyset
 from truapi.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from truapi.application.users.service import IDEMPOTENCY_TTL, IdempotentRequest
 from truapi.domain.audit import AuditAction
 from truapi.domain.errors import (
     GroupCycle,
     GroupNotFound,
     GroupProtected,
     HierarchyTooDeep,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
     InvalidCursor,
     InvalidValue,
     MemberNotFound,
@@ -38,8 +44,24 @@ from truapi.domain.tenants import ADMINS_GROUP_NAME
 MAX_RECONCILE = 10_000
 
 
+_CREATE_SCOPE = "POST /groups"
+
+
 def group_etag(group: Group) -> str:
-    return f'"{int(group.updated_at.timestamp() * 1_000_000):x}"'
+    return _etag_of(group.public_view()["updated_at"])
+
+
+def _etag_of(updated_at: str) -> str:
+    # The update time as the API shows it (millisecond precision), so a replayed creation
+    # answers with the same ETag as the first.
+    return '"' + hashlib.sha256(updated_at.encode()).hexdigest()[:16] + '"'
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedGroup:
+    view: dict[str, Any]
+    etag: str
+    replayed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +113,20 @@ class GroupService:
         self._max_depth = max_depth
 
     async def create(
-        self, actor: Actor, name: str, description: str = "", external_id: str | None = None
-    ) -> Group:
-        """``GroupNameTaken`` when the name (ignoring case) exists."""
+        self,
+        actor: Actor,
+        name: str,
+        description: str = "",
+        external_id: str | None = None,
+        idempotency: IdempotentRequest | None = None,
+    ) -> CreatedGroup:
+        """``GroupNameTaken`` when the name (ignoring case) exists; with an idempotency key,
+        a repeat within 24 hours replays the first answer."""
         now = self._clock.now()
+        if idempotency is not None:
+            replay = await self._replay(actor.tenant_id, idempotency, now)
+            if replay is not None:
+                return replay
         group = Group.create(
             tenant_id=actor.tenant_id,
             name=name,
@@ -102,13 +134,47 @@ class GroupService:
             external_id=external_id,
             now=now,
         )
-        async with self._uow() as uow:
-            await uow.groups.add(group)
-            await audit(
-                uow, actor, now, AuditAction.GROUP_CREATED, f"group:{group.id}", _view(group)
-            )
-            await uow.commit()
-        return group
+        view = group.public_view()
+        try:
+            async with self._uow() as uow:
+                if idempotency is not None:
+                    await uow.idempotency.purge_before(now - IDEMPOTENCY_TTL)
+                    await uow.idempotency.add(
+                        IdempotencyRecord(
+                            tenant_id=actor.tenant_id,
+                            scope=_CREATE_SCOPE,
+                            key=idempotency.key,
+                            fingerprint=idempotency.fingerprint,
+                            status=201,
+                            response=view,
+                            created_at=now,
+                        )
+                    )
+                await uow.groups.add(group)
+                await audit(
+                    uow, actor, now, AuditAction.GROUP_CREATED, f"group:{group.id}", _view(group)
+                )
+                await uow.commit()
+        except IdempotencyInProgress:
+            assert idempotency is not None
+            replay = await self._replay(actor.tenant_id, idempotency, now)
+            if replay is None:
+                raise
+            return replay
+        return CreatedGroup(view=view, etag=group_etag(group), replayed=False)
+
+    async def _replay(
+        self, tenant_id: uuid.UUID, request: IdempotentRequest, now: datetime
+    ) -> CreatedGroup | None:
+        async with self._uow(readonly=True) as uow:
+            record = await uow.idempotency.get(tenant_id, _CREATE_SCOPE, request.key)
+        if record is None or record.created_at < now - IDEMPOTENCY_TTL:
+            return None
+        if record.fingerprint != request.fingerprint:
+            raise IdempotencyKeyReused()
+        return CreatedGroup(
+            view=record.response, etag=_etag_of(str(record.response["updated_at"])), replayed=True
+        )
 
     async def get(self, tenant_id: uuid.UUID, group_id: uuid.UUID) -> Group:
         async with self._uow(readonly=True) as uow:
