@@ -108,6 +108,12 @@ def postgres_database() -> Iterator[str]:
 
 
 _TABLES_CHILD_FIRST = [
+    "acl_entries",
+    "acls",
+    "dacl_entries",
+    "dacls",
+    "resources",
+    "policy_versions",
     "refresh_tokens",
     "sessions",
     "session_revocations",

@@ -116,11 +116,14 @@ async def test_add_member_is_idempotent(uow_factory: UnitOfWorkFactory, tenant: 
     user_id = uuid.uuid4()
 
     async with uow_factory() as uow:
-        await uow.groups.add_member(membership(tenant, group, user_id))
-        await uow.groups.add_member(membership(tenant, group, user_id))
+        assert await uow.groups.add_member(membership(tenant, group, user_id))
+        assert not await uow.groups.add_member(membership(tenant, group, user_id))
         await uow.commit()
     async with uow_factory() as uow:
-        await uow.groups.add_member(replace(membership(tenant, group, user_id), source="scim"))
+        added = await uow.groups.add_member(
+            replace(membership(tenant, group, user_id), source="scim")
+        )
+        assert not added
         await uow.commit()
 
     async with uow_factory() as uow:

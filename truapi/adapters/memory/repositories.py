@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from truapi.adapters.memory.store import MemoryStore
 from truapi.application.ports.repositories import (
+    GroupAncestry,
+    GroupKeyset,
     IdempotencyRecord,
+    MemberKeyset,
     UserKeyset,
     UserQuery,
 )
@@ -20,7 +25,7 @@ from truapi.domain.errors import (
     TenantSlugTaken,
     UsernameTaken,
 )
-from truapi.domain.groups import Group, Membership, MemberType
+from truapi.domain.groups import Group, MemberAt, Membership, MemberType, group_name_key
 from truapi.domain.tenants import Tenant
 from truapi.domain.users import User
 
@@ -144,12 +149,25 @@ class MemoryGroupRepository:
     def __init__(self, store: MemoryStore) -> None:
         self._s = store
 
+    async def get(self, tenant_id: uuid.UUID, group_id: uuid.UUID) -> Group | None:
+        group = self._s.groups.get(group_id)
+        return group if group is not None and group.tenant_id == tenant_id else None
+
     async def get_by_name(self, tenant_id: uuid.UUID, name: str) -> Group | None:
-        wanted = name.lower()
+        wanted = group_name_key(name)
         for group in self._s.groups.values():
-            if group.tenant_id == tenant_id and group.name.lower() == wanted:
+            if group.tenant_id == tenant_id and group_name_key(group.name) == wanted:
                 return group
         return None
+
+    def _name_taken(self, group: Group) -> bool:
+        wanted = group_name_key(group.name)
+        return any(
+            other.tenant_id == group.tenant_id
+            and other.id != group.id
+            and group_name_key(other.name) == wanted
+            for other in self._s.groups.values()
+        )
 
     async def add(self, group: Group) -> None:
         _check_tenant(self._s, group.tenant_id)
@@ -159,14 +177,71 @@ class MemoryGroupRepository:
             raise Conflict("A group with this id already exists.")
         self._s.groups[group.id] = group
 
-    async def add_member(self, membership: Membership) -> None:
-        if not await self.is_member(
+    async def update(self, group: Group) -> None:
+        if self._name_taken(group):
+            raise GroupNameTaken()
+        current = await self.get(group.tenant_id, group.id)
+        if current is not None:
+            self._s.groups[group.id] = replace(group, created_at=current.created_at)
+
+    async def delete(self, tenant_id: uuid.UUID, group_id: uuid.UUID) -> bool:
+        if await self.get(tenant_id, group_id) is None:
+            return False
+        del self._s.groups[group_id]
+        self._s.memberships = {
+            key: m
+            for key, m in self._s.memberships.items()
+            if m.group_id != group_id
+            and not (
+                m.tenant_id == tenant_id
+                and m.member_type is MemberType.GROUP
+                and m.member_id == group_id
+            )
+        }
+        return True
+
+    async def list_page(
+        self, tenant_id: uuid.UUID, q: str | None, after: GroupKeyset | None, limit: int
+    ) -> list[Group]:
+        needle = q.lower() if q is not None else None
+        found = [
+            g
+            for g in self._s.groups.values()
+            if g.tenant_id == tenant_id
+            and (needle is None or needle in g.name.lower() or needle in g.description.lower())
+        ]
+        found.sort(key=lambda g: (group_name_key(g.name), g.id))
+        if after is not None:
+            pivot = (after.name_key, after.id)
+            found = [g for g in found if (group_name_key(g.name), g.id) > pivot]
+        return found[:limit]
+
+    async def get_many(self, tenant_id: uuid.UUID, group_ids: Sequence[uuid.UUID]) -> list[Group]:
+        found = (self._s.groups.get(group_id) for group_id in dict.fromkeys(group_ids))
+        return [g for g in found if g is not None and g.tenant_id == tenant_id]
+
+    async def add_member(self, membership: Membership) -> bool:
+        key = (
             membership.tenant_id,
             membership.group_id,
             membership.member_type,
             membership.member_id,
-        ):
-            self._s.memberships.append(membership)
+        )
+        if key in self._s.memberships:
+            return False
+        self._s.memberships[key] = membership
+        return True
+
+    async def remove_member(
+        self,
+        tenant_id: uuid.UUID,
+        group_id: uuid.UUID,
+        member_type: MemberType,
+        member_id: uuid.UUID,
+    ) -> bool:
+        return (
+            self._s.memberships.pop((tenant_id, group_id, member_type, member_id), None) is not None
+        )
 
     async def is_member(
         self,
@@ -175,26 +250,106 @@ class MemoryGroupRepository:
         member_type: MemberType,
         member_id: uuid.UUID,
     ) -> bool:
-        return any(
-            m.tenant_id == tenant_id
-            and m.group_id == group_id
-            and m.member_type == member_type
-            and m.member_id == member_id
-            for m in self._s.memberships
+        return (tenant_id, group_id, member_type, member_id) in self._s.memberships
+
+    async def direct_members(self, tenant_id: uuid.UUID, group_id: uuid.UUID) -> list[Membership]:
+        found = [
+            m
+            for m in self._s.memberships.values()
+            if m.tenant_id == tenant_id and m.group_id == group_id
+        ]
+        found.sort(key=lambda m: (m.member_type.value, m.member_id))
+        return found
+
+    def _members_by_group(self, tenant_id: uuid.UUID) -> dict[uuid.UUID, list[Membership]]:
+        by_group: dict[uuid.UUID, list[Membership]] = {}
+        for m in self._s.memberships.values():
+            if m.tenant_id == tenant_id:
+                by_group.setdefault(m.group_id, []).append(m)
+        return by_group
+
+    async def members_page(
+        self,
+        tenant_id: uuid.UUID,
+        group_id: uuid.UUID,
+        *,
+        transitive: bool,
+        max_depth: int,
+        after: MemberKeyset | None,
+        limit: int,
+    ) -> list[MemberAt]:
+        by_group = self._members_by_group(tenant_id)
+        # Breadth first, so each member is first met at its smallest depth; the group itself
+        # is listed too when a stored cycle leads back to it, as the SQL walk does.
+        depths: dict[tuple[MemberType, uuid.UUID], int] = {}
+        frontier = [group_id]
+        depth = 1
+        while frontier:
+            following: list[uuid.UUID] = []
+            for group in frontier:
+                for m in by_group.get(group, ()):
+                    member = (m.member_type, m.member_id)
+                    if member in depths:
+                        continue
+                    depths[member] = depth
+                    if m.member_type is MemberType.GROUP:
+                        following.append(m.member_id)
+            if not transitive or depth >= max_depth:
+                break
+            frontier = following
+            depth += 1
+        found = sorted(
+            (MemberAt(kind, member_id, d) for (kind, member_id), d in depths.items()),
+            key=lambda m: (m.member_type.value, m.member_id),
         )
+        if after is not None:
+            pivot = (after.member_type.value, after.member_id)
+            found = [m for m in found if (m.member_type.value, m.member_id) > pivot]
+        return found[:limit]
+
+    async def ancestry(
+        self, tenant_id: uuid.UUID, member_type: MemberType, member_id: uuid.UUID, max_depth: int
+    ) -> GroupAncestry:
+        parents_of: dict[uuid.UUID, set[uuid.UUID]] = {}
+        direct: set[uuid.UUID] = set()
+        for m in self._s.memberships.values():
+            if m.tenant_id != tenant_id:
+                continue
+            if m.member_type is member_type and m.member_id == member_id:
+                direct.add(m.group_id)
+            if m.member_type is MemberType.GROUP:
+                parents_of.setdefault(m.member_id, set()).add(m.group_id)
+        # The parents of every group within max_depth levels: the groups one level further
+        # are named but not followed, as the SQL walk does.
+        parents: dict[uuid.UUID, tuple[uuid.UUID, ...]] = {}
+        seen = set(direct)
+        frontier = sorted(direct)
+        depth = 1
+        while frontier and depth <= max_depth:
+            following: list[uuid.UUID] = []
+            for group in frontier:
+                above = parents_of.get(group)
+                if not above:
+                    continue
+                parents[group] = tuple(sorted(above))
+                following.extend(g for g in above if g not in seen)
+                seen.update(above)
+            frontier = following
+            depth += 1
+        return GroupAncestry(direct=tuple(sorted(direct)), parents=parents)
 
     async def remove_member_everywhere(
         self, tenant_id: uuid.UUID, member_type: MemberType, member_id: uuid.UUID
     ) -> int:
-        keep = [
-            m
-            for m in self._s.memberships
+        keep = {
+            key: m
+            for key, m in self._s.memberships.items()
             if not (
                 m.tenant_id == tenant_id
                 and m.member_type == member_type
                 and m.member_id == member_id
             )
-        ]
+        }
         removed = len(self._s.memberships) - len(keep)
         self._s.memberships = keep
         return removed

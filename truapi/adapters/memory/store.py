@@ -10,11 +10,15 @@ from dataclasses import dataclass, field
 from truapi.application.ports.auth_repositories import Revocation
 from truapi.application.ports.repositories import IdempotencyRecord
 from truapi.domain.audit import AuditEvent
-from truapi.domain.groups import Group, Membership
+from truapi.domain.groups import Group, Membership, MemberType
+from truapi.domain.policy.acl import Acl, Dacl
+from truapi.domain.policy.resources import Resource
 from truapi.domain.sessions import Session
 from truapi.domain.tenants import Tenant
 from truapi.domain.tokens import RefreshToken, SigningKey
 from truapi.domain.users import User
+
+MembershipKey = tuple[uuid.UUID, uuid.UUID, MemberType, uuid.UUID]
 
 
 @dataclass
@@ -24,7 +28,8 @@ class MemoryStore:
     tenants: dict[uuid.UUID, Tenant] = field(default_factory=dict)
     users: dict[uuid.UUID, User] = field(default_factory=dict)
     groups: dict[uuid.UUID, Group] = field(default_factory=dict)
-    memberships: list[Membership] = field(default_factory=list)
+    #: (tenant, group, member type, member id) -> membership: the primary key of the table.
+    memberships: dict[MembershipKey, Membership] = field(default_factory=dict)
     idempotency: dict[tuple[uuid.UUID, str, str], IdempotencyRecord] = field(default_factory=dict)
     sessions: dict[uuid.UUID, Session] = field(default_factory=dict)
     refresh_tokens: dict[uuid.UUID, RefreshToken] = field(default_factory=dict)
@@ -34,6 +39,13 @@ class MemoryStore:
     signing_keys: dict[str, SigningKey] = field(default_factory=dict)
     #: Each tenant's chain in append order; tuples, so a copy of the dict is enough.
     audit_events: dict[uuid.UUID, tuple[AuditEvent, ...]] = field(default_factory=dict)
+    #: (tenant, resource id) -> resource.
+    resources: dict[tuple[uuid.UUID, str], Resource] = field(default_factory=dict)
+    #: (tenant, resource id) -> the resource's own ACL.
+    acls: dict[tuple[uuid.UUID, str], Acl] = field(default_factory=dict)
+    #: (tenant, resource id, applies_to) -> default ACL.
+    dacls: dict[tuple[uuid.UUID, str, str], Dacl] = field(default_factory=dict)
+    policy_versions: dict[uuid.UUID, int] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def snapshot(self) -> MemoryStore:
@@ -42,7 +54,7 @@ class MemoryStore:
             tenants=dict(self.tenants),
             users=dict(self.users),
             groups=dict(self.groups),
-            memberships=list(self.memberships),
+            memberships=dict(self.memberships),
             idempotency=copy.copy(self.idempotency),
             sessions=dict(self.sessions),
             refresh_tokens=dict(self.refresh_tokens),
@@ -50,6 +62,10 @@ class MemoryStore:
             revocations=dict(self.revocations),
             signing_keys=dict(self.signing_keys),
             audit_events=dict(self.audit_events),
+            resources=dict(self.resources),
+            acls=dict(self.acls),
+            dacls=dict(self.dacls),
+            policy_versions=dict(self.policy_versions),
             lock=self.lock,
         )
 
@@ -66,6 +82,10 @@ class MemoryStore:
         self.revocations = other.revocations
         self.signing_keys = other.signing_keys
         self.audit_events = other.audit_events
+        self.resources = other.resources
+        self.acls = other.acls
+        self.dacls = other.dacls
+        self.policy_versions = other.policy_versions
 
     def session_exists(self, session: Session) -> bool:
         """Whether ``session`` still hangs on its user; the SQL schema deletes it with the

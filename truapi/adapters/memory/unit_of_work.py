@@ -12,6 +12,12 @@ from truapi.adapters.memory.auth_repositories import (
     MemorySessionRepository,
     MemorySigningKeyRepository,
 )
+from truapi.adapters.memory.authz_repositories import (
+    MemoryAclRepository,
+    MemoryDaclRepository,
+    MemoryPolicyVersionRepository,
+    MemoryResourceRepository,
+)
 from truapi.adapters.memory.repositories import (
     MemoryGroupRepository,
     MemoryIdempotencyRepository,
@@ -25,6 +31,12 @@ from truapi.application.ports.auth_repositories import (
     RevocationRepository,
     SessionRepository,
     SigningKeyRepository,
+)
+from truapi.application.ports.authz_repositories import (
+    AclRepository,
+    DaclRepository,
+    PolicyVersionRepository,
+    ResourceRepository,
 )
 from truapi.application.ports.repositories import (
     GroupRepository,
@@ -44,6 +56,10 @@ class MemoryUnitOfWork:
     revocations: RevocationRepository
     signing_keys: SigningKeyRepository
     audit: AuditRepository
+    resources: ResourceRepository
+    acls: AclRepository
+    dacls: DaclRepository
+    policy_versions: PolicyVersionRepository
 
     def __init__(self, store: MemoryStore, *, readonly: bool = False) -> None:
         self._store = store
@@ -68,6 +84,10 @@ class MemoryUnitOfWork:
         self.revocations = MemoryRevocationRepository(work)
         self.signing_keys = MemorySigningKeyRepository(work)
         self.audit = MemoryAuditRepository(work)
+        self.resources = MemoryResourceRepository(work)
+        self.acls = MemoryAclRepository(work)
+        self.dacls = MemoryDaclRepository(work)
+        self.policy_versions = MemoryPolicyVersionRepository(work)
 
     async def __aexit__(
         self,

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
+    Integer,
     Table,
+    Uuid,
     and_,
     bindparam,
+    cast,
     delete,
     false,
     func,
     insert,
+    literal_column,
+    null,
     or_,
     select,
     tuple_,
@@ -33,7 +39,14 @@ from truapi.adapters.sqlalchemy.tables import (
     tenants,
     users,
 )
-from truapi.application.ports.repositories import IdempotencyRecord, UserKeyset, UserQuery
+from truapi.application.ports.repositories import (
+    GroupAncestry,
+    GroupKeyset,
+    IdempotencyRecord,
+    MemberKeyset,
+    UserKeyset,
+    UserQuery,
+)
 from truapi.domain.errors import (
     Conflict,
     DomainError,
@@ -44,7 +57,7 @@ from truapi.domain.errors import (
     TenantSlugTaken,
     UsernameTaken,
 )
-from truapi.domain.groups import Group, Membership, MemberType
+from truapi.domain.groups import Group, MemberAt, Membership, MemberType, group_name_key
 from truapi.domain.tenants import Tenant, TenantStatus
 from truapi.domain.users import User, UserStatus
 
@@ -344,52 +357,188 @@ class SqlTenantRepository:
         raise Conflict("A tenant with this id already exists.")
 
 
+def group_search_key(name: str, description: str) -> str:
+    """Lower-cased name and description, joined by a character neither can hold."""
+    return name.lower() + GROUP_SEARCH_SEPARATOR + description.lower()
+
+
+#: No group name or description holds a control character other than a newline.
+GROUP_SEARCH_SEPARATOR = "\x1f"
+
+
+def _group_row(group: Group) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "tenant_id": group.tenant_id,
+        "name": group.name,
+        "name_key": group_name_key(group.name),
+        "description": group.description,
+        "search_key": group_search_key(group.name, group.description),
+        "external_id": group.external_id,
+        "created_at": group.created_at,
+        "updated_at": group.updated_at,
+    }
+
+
+def _to_group(row: Any) -> Group:
+    return Group(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        description=row.description,
+        external_id=row.external_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _to_membership(row: Any) -> Membership:
+    return Membership(
+        tenant_id=row.tenant_id,
+        group_id=row.group_id,
+        member_type=MemberType(row.member_type),
+        member_id=row.member_id,
+        source=row.source,
+        created_at=row.created_at,
+    )
+
+
+#: The group columns read back (``search_key`` stays in the database).
+_GROUP_COLUMNS = (
+    groups.c.id,
+    groups.c.tenant_id,
+    groups.c.name,
+    groups.c.description,
+    groups.c.external_id,
+    groups.c.created_at,
+    groups.c.updated_at,
+)
+
+T = TypeVar("T")
+
+#: Ids per statement when a caller hands over many: well below every engine's limit on
+#: bound parameters.
+CHUNK = 1000
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> list[Sequence[T]]:
+    """``items`` in slices of at most ``size`` (none for an empty sequence)."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 class SqlGroupRepository:
     def __init__(self, conn: Executor) -> None:
         self._c = conn
 
-    async def get_by_name(self, tenant_id: uuid.UUID, name: str) -> Group | None:
+    async def get(self, tenant_id: uuid.UUID, group_id: uuid.UUID) -> Group | None:
         row = (
             await self._c.execute(
-                select(groups).where(
-                    groups.c.tenant_id == tenant_id, groups.c.name_key == name.lower()
+                select(*_GROUP_COLUMNS).where(
+                    groups.c.tenant_id == tenant_id, groups.c.id == group_id
                 )
             )
         ).first()
-        if row is None:
-            return None
-        return Group(
-            id=row.id,
-            tenant_id=row.tenant_id,
-            name=row.name,
-            description=row.description,
-            external_id=row.external_id,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+        return _to_group(row) if row is not None else None
+
+    async def get_by_name(self, tenant_id: uuid.UUID, name: str) -> Group | None:
+        if "\x00" in name:
+            return None  # PostgreSQL refuses NUL in text, and no name holds one.
+        row = (
+            await self._c.execute(
+                select(*_GROUP_COLUMNS).where(
+                    groups.c.tenant_id == tenant_id, groups.c.name_key == group_name_key(name)
+                )
+            )
+        ).first()
+        return _to_group(row) if row is not None else None
 
     async def add(self, group: Group) -> None:
-        row = {
-            "id": group.id,
-            "tenant_id": group.tenant_id,
-            "name": group.name,
-            "name_key": group.name.lower(),
-            "description": group.description,
-            "external_id": group.external_id,
-            "created_at": group.created_at,
-            "updated_at": group.updated_at,
-        }
         if await _insert_unless_conflict(
-            self._c, groups, row, on_missing_reference=TenantNotFound()
+            self._c, groups, _group_row(group), on_missing_reference=TenantNotFound()
         ):
             return
         if await self.get_by_name(group.tenant_id, group.name) is not None:
             raise GroupNameTaken()
         raise Conflict("A group with this id already exists.")
 
-    async def add_member(self, membership: Membership) -> None:
+    async def update(self, group: Group) -> None:
+        # Checked before writing so a clash leaves the transaction usable; the constraint still
+        # guards against a concurrent writer.
+        taken = await self._c.execute(
+            select(groups.c.id).where(
+                groups.c.tenant_id == group.tenant_id,
+                groups.c.name_key == group_name_key(group.name),
+                groups.c.id != group.id,
+            )
+        )
+        if taken.first() is not None:
+            raise GroupNameTaken()
+        row = _group_row(group)
+        del row["id"], row["tenant_id"], row["created_at"]
+        try:
+            await self._c.execute(
+                update(groups)
+                .where(groups.c.tenant_id == group.tenant_id, groups.c.id == group.id)
+                .values(row)
+            )
+        except IntegrityError as exc:
+            translate(exc, [(("groups", "name_key"), GroupNameTaken())])
+
+    async def delete(self, tenant_id: uuid.UUID, group_id: uuid.UUID) -> bool:
+        result = await self._c.execute(
+            delete(groups).where(groups.c.tenant_id == tenant_id, groups.c.id == group_id)
+        )
+        if result.rowcount != 1:
+            return False
+        # Memberships it held went with it by the foreign key; those it was in go here.
+        await self._c.execute(
+            delete(group_members).where(
+                group_members.c.tenant_id == tenant_id,
+                group_members.c.member_type == MemberType.GROUP.value,
+                group_members.c.member_id == group_id,
+            )
+        )
+        return True
+
+    async def list_page(
+        self, tenant_id: uuid.UUID, q: str | None, after: GroupKeyset | None, limit: int
+    ) -> list[Group]:
+        conditions: list[ColumnElement[bool]] = [groups.c.tenant_id == tenant_id]
+        if q is not None:
+            needle = q.lower()
+            if GROUP_SEARCH_SEPARATOR in needle or "\x00" in needle:
+                # No name or description holds either: without this a needle could span the
+                # name and the description, and PostgreSQL refuses NUL outright.
+                conditions.append(false())
+            else:
+                pattern = f"%{escape_like(needle)}%"
+                conditions.append(groups.c.search_key.like(pattern, escape="\\"))
+        if after is not None:
+            conditions.append(
+                tuple_(groups.c.name_key, groups.c.id) > tuple_(after.name_key, after.id)
+            )
+        result = await self._c.execute(
+            select(*_GROUP_COLUMNS)
+            .where(*conditions)
+            .order_by(groups.c.name_key, groups.c.id)
+            .limit(limit)
+        )
+        return [_to_group(row) for row in result]
+
+    async def get_many(self, tenant_id: uuid.UUID, group_ids: Sequence[uuid.UUID]) -> list[Group]:
+        found: list[Group] = []
+        for part in chunks(list(dict.fromkeys(group_ids))):
+            result = await self._c.execute(
+                select(*_GROUP_COLUMNS).where(
+                    groups.c.tenant_id == tenant_id, groups.c.id.in_(part)
+                )
+            )
+            found.extend(_to_group(row) for row in result)
+        return found
+
+    async def add_member(self, membership: Membership) -> bool:
         # DO NOTHING also covers two writers adding the same membership at once.
-        await _insert_unless_conflict(
+        return await _insert_unless_conflict(
             self._c,
             group_members,
             {
@@ -402,6 +551,31 @@ class SqlGroupRepository:
             },
         )
 
+    @staticmethod
+    def _membership(
+        tenant_id: uuid.UUID, group_id: uuid.UUID, member_type: MemberType, member_id: uuid.UUID
+    ) -> ColumnElement[bool]:
+        return and_(
+            group_members.c.tenant_id == tenant_id,
+            group_members.c.group_id == group_id,
+            group_members.c.member_type == member_type.value,
+            group_members.c.member_id == member_id,
+        )
+
+    async def remove_member(
+        self,
+        tenant_id: uuid.UUID,
+        group_id: uuid.UUID,
+        member_type: MemberType,
+        member_id: uuid.UUID,
+    ) -> bool:
+        result = await self._c.execute(
+            delete(group_members).where(
+                self._membership(tenant_id, group_id, member_type, member_id)
+            )
+        )
+        return result.rowcount == 1
+
     async def is_member(
         self,
         tenant_id: uuid.UUID,
@@ -412,14 +586,123 @@ class SqlGroupRepository:
         row = (
             await self._c.execute(
                 select(group_members.c.group_id).where(
-                    group_members.c.tenant_id == tenant_id,
-                    group_members.c.group_id == group_id,
-                    group_members.c.member_type == member_type.value,
-                    group_members.c.member_id == member_id,
+                    self._membership(tenant_id, group_id, member_type, member_id)
                 )
             )
         ).first()
         return row is not None
+
+    async def direct_members(self, tenant_id: uuid.UUID, group_id: uuid.UUID) -> list[Membership]:
+        result = await self._c.execute(
+            select(group_members)
+            .where(group_members.c.tenant_id == tenant_id, group_members.c.group_id == group_id)
+            .order_by(group_members.c.member_type, group_members.c.member_id)
+        )
+        return [_to_membership(row) for row in result]
+
+    async def members_page(
+        self,
+        tenant_id: uuid.UUID,
+        group_id: uuid.UUID,
+        *,
+        transitive: bool,
+        max_depth: int,
+        after: MemberKeyset | None,
+        limit: int,
+    ) -> list[MemberAt]:
+        gm = group_members
+        if not transitive:
+            conditions: list[ColumnElement[bool]] = [
+                gm.c.tenant_id == tenant_id,
+                gm.c.group_id == group_id,
+            ]
+            if after is not None:
+                conditions.append(
+                    tuple_(gm.c.member_type, gm.c.member_id)
+                    > tuple_(after.member_type.value, after.member_id)
+                )
+            result = await self._c.execute(
+                select(gm.c.member_type, gm.c.member_id)
+                .where(*conditions)
+                .order_by(gm.c.member_type, gm.c.member_id)
+                .limit(limit)
+            )
+            return [MemberAt(MemberType(row.member_type), row.member_id, 1) for row in result]
+        # Down the nesting, one level per step. UNION drops repeated (member, depth) rows and
+        # the depth bound ends the walk, so a stored cycle cannot loop forever.
+        found = (
+            select(gm.c.member_type, gm.c.member_id, literal_column("1", Integer).label("depth"))
+            .where(gm.c.tenant_id == tenant_id, gm.c.group_id == group_id)
+            .cte("found", recursive=True)
+        )
+        found = found.union(
+            select(gm.c.member_type, gm.c.member_id, (found.c.depth + 1).label("depth"))
+            .select_from(found)
+            .join(gm, and_(gm.c.tenant_id == tenant_id, gm.c.group_id == found.c.member_id))
+            .where(found.c.member_type == MemberType.GROUP.value, found.c.depth < max_depth)
+        )
+        outer: list[ColumnElement[bool]] = []
+        if after is not None:
+            outer.append(
+                tuple_(found.c.member_type, found.c.member_id)
+                > tuple_(after.member_type.value, after.member_id)
+            )
+        result = await self._c.execute(
+            select(found.c.member_type, found.c.member_id, func.min(found.c.depth).label("depth"))
+            .where(*outer)
+            .group_by(found.c.member_type, found.c.member_id)
+            .order_by(found.c.member_type, found.c.member_id)
+            .limit(limit)
+        )
+        return [
+            MemberAt(MemberType(row.member_type), row.member_id, int(row.depth)) for row in result
+        ]
+
+    async def ancestry(
+        self, tenant_id: uuid.UUID, member_type: MemberType, member_id: uuid.UUID, max_depth: int
+    ) -> GroupAncestry:
+        gm = group_members
+        # Up the nesting: each row is a group reached at ``depth`` through the edge from
+        # ``child`` (NULL for the member's own groups). Groups at depth max_depth + 1 are
+        # reached but not followed further, which is enough to notice a graph too deep.
+        up = (
+            select(
+                cast(null(), Uuid).label("child"),
+                gm.c.group_id,
+                literal_column("1", Integer).label("depth"),
+            )
+            .where(
+                gm.c.tenant_id == tenant_id,
+                gm.c.member_type == member_type.value,
+                gm.c.member_id == member_id,
+            )
+            .cte("up", recursive=True)
+        )
+        up = up.union(
+            select(up.c.group_id, gm.c.group_id, (up.c.depth + 1).label("depth"))
+            .select_from(up)
+            .join(
+                gm,
+                and_(
+                    gm.c.tenant_id == tenant_id,
+                    gm.c.member_type == MemberType.GROUP.value,
+                    gm.c.member_id == up.c.group_id,
+                ),
+            )
+            .where(up.c.depth <= max_depth)
+        )
+        result = await self._c.execute(select(up.c.child, up.c.group_id).distinct())
+        direct: set[uuid.UUID] = set()
+        parents: dict[uuid.UUID, set[uuid.UUID]] = {}
+        for row in result:
+            if row.child is None:
+                direct.add(row.group_id)
+            else:
+                parents.setdefault(row.child, set()).add(row.group_id)
+        return GroupAncestry(
+            direct=tuple(sorted(direct)),
+            parents={child: tuple(sorted(ps)) for child, ps in parents.items()},
+        )
 
     async def remove_member_everywhere(
         self, tenant_id: uuid.UUID, member_type: MemberType, member_id: uuid.UUID

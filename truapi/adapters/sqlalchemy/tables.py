@@ -61,6 +61,20 @@ class UTCDateTime(TypeDecorator[datetime]):
 # Byte order on PostgreSQL too, so sorting by username matches SQLite and the memory adapter.
 _USERNAME_TYPE = String(32).with_variant(String(32, collation="C"), "postgresql")
 
+
+def _ordered_string(length: int) -> String:
+    """A string compared in code-point order on every engine (byte order on PostgreSQL, as
+    SQLite and Python compare), so listings sorted by it agree across adapters."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+#: ``type:id`` with a type of at most 32 and an id of at most 200 characters.
+RESOURCE_ID_LENGTH = 233
+#: ``api_key:<uuid>`` is the longest principal (44 characters); room to spare.
+PRINCIPAL_LENGTH = 80
+#: A resource type, or ``*``.
+APPLIES_TO_LENGTH = 32
+
 tenants = Table(
     "tenants",
     metadata,
@@ -99,9 +113,12 @@ groups = Table(
     Column("id", Uuid, primary_key=True),
     Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(100), nullable=False),
-    # Group names are unique per tenant regardless of case.
-    Column("name_key", String(100), nullable=False),
+    # Group names are unique per tenant regardless of case; listings are sorted by this key.
+    Column("name_key", _ordered_string(100), nullable=False),
     Column("description", String(500), nullable=False, default=""),
+    # Lower-cased name and description joined by a character neither can hold: the ``q``
+    # substring search, folded in Python so SQLite (ASCII-only lower()) and PostgreSQL agree.
+    Column("search_key", Text, nullable=False),
     Column("external_id", String(255), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -233,4 +250,79 @@ audit_chain_heads = Table(
     Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+
+# Registered resources. ``parent`` is a plain name (no foreign key): a parent may be an
+# unregistered resource, and the use cases keep the tree free of cycles.
+resources = Table(
+    "resources",
+    metadata,
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", _ordered_string(RESOURCE_ID_LENGTH), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("parent", _ordered_string(RESOURCE_ID_LENGTH), nullable=True),
+    Column("owner", String(PRINCIPAL_LENGTH), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Children of a parent in id order (listings, has_children, walking a subtree down).
+    Index("ix_resources_tenant_parent", "tenant_id", "parent", "id"),
+)
+
+# A resource's own ACL; it may exist before (or without) the resource's registration.
+acls = Table(
+    "acls",
+    metadata,
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("resource", _ordered_string(RESOURCE_ID_LENGTH), primary_key=True),
+    Column("inherit", Boolean, nullable=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+acl_entries = Table(
+    "acl_entries",
+    metadata,
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("resource", _ordered_string(RESOURCE_ID_LENGTH), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("effect", String(8), nullable=False),
+    Column("principal", String(PRINCIPAL_LENGTH), nullable=False),
+    Column("actions", JSON, nullable=False),
+    ForeignKeyConstraint(
+        ["tenant_id", "resource"], ["acls.tenant_id", "acls.resource"], ondelete="CASCADE"
+    ),
+)
+
+# Default ACLs: one per (resource, applies_to).
+dacls = Table(
+    "dacls",
+    metadata,
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("resource", _ordered_string(RESOURCE_ID_LENGTH), primary_key=True),
+    Column("applies_to", _ordered_string(APPLIES_TO_LENGTH), primary_key=True),
+)
+
+dacl_entries = Table(
+    "dacl_entries",
+    metadata,
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("resource", _ordered_string(RESOURCE_ID_LENGTH), primary_key=True),
+    Column("applies_to", _ordered_string(APPLIES_TO_LENGTH), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("effect", String(8), nullable=False),
+    Column("principal", String(PRINCIPAL_LENGTH), nullable=False),
+    Column("actions", JSON, nullable=False),
+    ForeignKeyConstraint(
+        ["tenant_id", "resource", "applies_to"],
+        ["dacls.tenant_id", "dacls.resource", "dacls.applies_to"],
+        ondelete="CASCADE",
+    ),
+)
+
+# Each tenant's policy version. Bumping it locks the row, which serialises a tenant's policy
+# changes on PostgreSQL (SQLite writers are serialised already).
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", BigInteger, nullable=False),
 )

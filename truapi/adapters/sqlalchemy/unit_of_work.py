@@ -15,6 +15,12 @@ from truapi.adapters.sqlalchemy.auth_repositories import (
     SqlSessionRepository,
     SqlSigningKeyRepository,
 )
+from truapi.adapters.sqlalchemy.authz_repositories import (
+    SqlAclRepository,
+    SqlDaclRepository,
+    SqlPolicyVersionRepository,
+    SqlResourceRepository,
+)
 from truapi.adapters.sqlalchemy.connection import (
     AsyncpgReads,
     DriverReads,
@@ -36,6 +42,12 @@ from truapi.application.ports.auth_repositories import (
     SessionRepository,
     SigningKeyRepository,
 )
+from truapi.application.ports.authz_repositories import (
+    AclRepository,
+    DaclRepository,
+    PolicyVersionRepository,
+    ResourceRepository,
+)
 from truapi.application.ports.repositories import (
     GroupRepository,
     IdempotencyRepository,
@@ -54,6 +66,10 @@ class SqlUnitOfWork:
     revocations: RevocationRepository
     signing_keys: SigningKeyRepository
     audit: AuditRepository
+    resources: ResourceRepository
+    acls: AclRepository
+    dacls: DaclRepository
+    policy_versions: PolicyVersionRepository
 
     def __init__(
         self,
@@ -85,6 +101,10 @@ class SqlUnitOfWork:
         self.revocations = SqlRevocationRepository(conn)
         self.signing_keys = SqlSigningKeyRepository(conn)
         self.audit = SqlAuditRepository(conn)
+        self.resources = SqlResourceRepository(conn)
+        self.acls = SqlAclRepository(conn)
+        self.dacls = SqlDaclRepository(conn)
+        self.policy_versions = SqlPolicyVersionRepository(conn)
         return self
 
     async def __aenter__(self) -> Self:
