@@ -9,7 +9,7 @@ export POETRY_VIRTUALENVS_IN_PROJECT := true
 export POETRY_NO_INTERACTION := 1
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run install install-dev test check lint format typecheck imports migrate-check docs docs-serve bench bench-auth bench-tokens clean
+.PHONY: run install install-dev test check lint format typecheck imports migrate-check docs docs-serve bench bench-auth bench-authz bench-tokens clean
 
 $(POETRY):
 	@$(PYTHON) -c 'import sys; sys.exit("TruAPI needs Python 3.11 or newer (found %s)" % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -68,6 +68,9 @@ bench: install-dev
 
 bench-auth: install-dev
 	$(BIN)/python -m bench.auth $(BENCH_ARGS)
+
+bench-authz: install-dev
+	$(BIN)/python -m bench.authz $(BENCH_ARGS)
 
 bench-tokens: install-dev
 	$(BIN)/python -m bench.token_micro
