@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
 
 from truapi.api.app import create_app
 from truapi.api.guards import Access, Endpoint, Requirement, endpoints
@@ -45,21 +44,6 @@ def build_app() -> FastAPI:
     return app
 
 
-def flattened(app: FastAPI) -> FastAPI:
-    """An app holding every route ``app`` serves directly in its route list.
-
-    FastAPI 0.165 keeps each included router as one lazy entry of ``app.routes``;
-    ``iter_route_contexts`` opens them, as FastAPI's own OpenAPI generator does. The
-    routes themselves, with their requirements, are the very objects that serve requests.
-    """
-    return FastAPI(
-        routes=[context.original_route for context in iter_route_contexts(app.routes)],
-        openapi_url=None,
-        docs_url=None,
-        redoc_url=None,
-    )
-
-
 def needs(requirement: Requirement | None) -> tuple[str, str]:
     """The Access and Needs cells of one route."""
     if requirement is None:
@@ -86,7 +70,7 @@ def table(found: list[Endpoint]) -> str:
 
 def current_table() -> str:
     """The table for the current code."""
-    return table(endpoints(flattened(build_app())))
+    return table(endpoints(build_app()))
 
 
 def guide_table(text: str) -> str:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from truapi import __version__
 from truapi.api.errors import exception_container
 from truapi.api.middleware import RequestContextMiddleware
+from truapi.api.routing import index_routes
 from truapi.api.routers import (
     admin,
     auth,
@@ -102,6 +103,7 @@ def create_app(
     app.include_router(admin.router, responses=problem_responses(500))
     if docs_on:
         docs.install_docs(app, openapi_url=OPENAPI_URL, title="TruAPI")
+    index_routes(app.router)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=the_container.metrics,

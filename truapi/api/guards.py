@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount, Route
 
 from truapi.api.security import CurrentPrincipal, bearer
@@ -212,17 +212,20 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
     """Every route with its declared requirement (None when it declares none). Routes the
     framework adds itself (the OpenAPI document, static assets) are public."""
     found: list[Endpoint] = []
-    for route in app.routes:
+    # Included routers are single lazy entries of ``app.routes``: walk their routes.
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        path = path_template(str(context.path))
         if isinstance(route, APIRoute):
             requirement = _declared(route)
-            for method in sorted(route.methods or ()):
-                found.append(Endpoint(method, path_template(route.path), requirement))
+            for method in sorted(context.methods or ()):
+                found.append(Endpoint(method, path, requirement))
         elif isinstance(route, Route):
-            for method in sorted(route.methods or ()):
+            for method in sorted(context.methods or ()):
                 if method != "HEAD":
-                    found.append(Endpoint(method, route.path, Requirement(Access.PUBLIC)))
+                    found.append(Endpoint(method, path, Requirement(Access.PUBLIC)))
         elif isinstance(route, Mount):
-            found.append(Endpoint("GET", f"{route.path}/{{path}}", Requirement(Access.PUBLIC)))
+            found.append(Endpoint("GET", f"{path}/{{path}}", Requirement(Access.PUBLIC)))
     return found
 
 
