@@ -5,8 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from truapi.application.authz.endpoints import parse_overrides
 
 #: Secrets that ship with the code. Fine on a laptop; refused under ``APP_ENV=production``.
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production"  # noqa: S105 (refused in prod)
@@ -75,6 +77,12 @@ class Settings(BaseSettings):
     authz_max_depth: int = Field(default=32, ge=2, le=256)
     authz_cache_size: int = Field(default=100_000, ge=1, le=10_000_000)
     token_groups_max: int = Field(default=32, ge=0, le=1000)
+
+    @field_validator("authz_endpoint_overrides")
+    @classmethod
+    def _overrides_are_valid(cls, value: str) -> str:
+        parse_overrides(value)
+        return value
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> Settings:

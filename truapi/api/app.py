@@ -9,8 +9,8 @@ from fastapi import FastAPI
 
 from truapi import __version__
 from truapi.api.errors import exception_container
+from truapi.api.guards import warn_unknown_overrides
 from truapi.api.middleware import RequestContextMiddleware
-from truapi.api.routing import index_routes
 from truapi.api.routers import (
     admin,
     auth,
@@ -23,6 +23,7 @@ from truapi.api.routers import (
     users,
     wellknown,
 )
+from truapi.api.routing import index_routes
 from truapi.api.schemas.problems import problem_responses
 from truapi.bootstrap import Container, build_container
 from truapi.config import Settings
@@ -104,6 +105,7 @@ def create_app(
     if docs_on:
         docs.install_docs(app, openapi_url=OPENAPI_URL, title="TruAPI")
     index_routes(app.router)
+    warn_unknown_overrides(app)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=the_container.metrics,

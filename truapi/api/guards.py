@@ -107,7 +107,9 @@ class Guard:
         authorizer = container.authorizer
         tenant_id = principal.tenant_id
         if requirement.administer:
-            allowed = await authorizer.may_administer(tenant_id, principal.subject, resource)
+            allowed = await authorizer.may_administer(
+                tenant_id, principal.subject, resource, action
+            )
             decision = "allowed" if allowed else "denied"
         else:
             verdict = await authorizer.check(tenant_id, principal.subject, action, resource)
@@ -252,3 +254,12 @@ def endpoint_view(endpoint: Endpoint, container: Container) -> dict[str, Any]:
 
 def root_of(principal: Principal) -> str:
     return tenant_root(principal.tenant_id)
+
+
+def warn_unknown_overrides(app: FastAPI) -> None:
+    """Log each ``APP_AUTHZ_ENDPOINT_OVERRIDES`` key that names no route (a typo would
+    otherwise go unnoticed)."""
+    container: Container = app.state.container
+    known = {f"{e.method} {e.path}" for e in endpoints(app)}
+    for key in sorted(set(container.authz_overrides) - known):
+        log.warning("authz.unknown_override", endpoint=key)

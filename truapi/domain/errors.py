@@ -198,7 +198,7 @@ class ReservedResourceType(InvalidValue):
     def __init__(self, kind: str) -> None:
         super().__init__(
             "resource",
-            f"'{kind}' resources are managed by TruAPI itself and cannot be changed here.",
+            f"Resources of type '{kind}' are managed by TruAPI itself and cannot be changed here.",
             "reserved_resource_type",
         )
 

@@ -25,7 +25,7 @@ from truapi.api.schemas.authz import (
 from truapi.api.schemas.problems import problem_responses
 from truapi.api.security import Client, CurrentPrincipal
 from truapi.application.authz.changes import Actor
-from truapi.application.authz.resources import UNSET, PutResource, acl_etag
+from truapi.application.authz.resources import UNSET, PutResource, acl_etag, resource_etag
 from truapi.domain.errors import InvalidValue
 from truapi.domain.policy.acl import Acl, AclEntry, Dacl, parse_applies_to
 from truapi.domain.policy.resources import TYPE_RE, Resource, ResourceName
@@ -90,13 +90,18 @@ def _actor(principal: CurrentPrincipal, client: Client) -> Actor:
     dependencies=[JsonBody, require_admin("{rid}")],
     responses={
         201: {"description": "Registered", "model": ResourceOut},
-        **problem_responses(400, 401, 403, 413, 415, 422, 503),
+        **problem_responses(400, 401, 403, 412, 413, 415, 422, 503),
         **problem_responses(404, s404="`resource_not_found` (the parent)"),
         **problem_responses(409, s409="`resource_cycle` or `hierarchy_too_deep`"),
     },
 )
 async def put_resource(
-    rid: Rid, body: ResourcePut, principal: CurrentPrincipal, client: Client, request: Request
+    rid: Rid,
+    body: ResourcePut,
+    principal: CurrentPrincipal,
+    client: Client,
+    request: Request,
+    if_match: IfMatch = None,
 ) -> Response:
     """Register `rid` (201) or change its parent or owner (200). Left-out fields keep their
     value; `null` clears it. Built-in types (`tenant`, `user`, `group`, `api_key`) answer
@@ -106,11 +111,16 @@ async def put_resource(
         name=ResourceName.parse(rid),
         parent=body.parent if "parent" in fields else UNSET,
         owner=body.owner if "owner" in fields else UNSET,
+        if_match=if_match,
     )
     resource, created = await get_container(request).resources.put(
         _actor(principal, client), command
     )
-    return JSONResponse(resource_view(resource), status_code=201 if created else 200)
+    return JSONResponse(
+        resource_view(resource),
+        status_code=201 if created else 200,
+        headers={"ETag": resource_etag(resource)},
+    )
 
 
 @resources_router.get(
@@ -126,7 +136,7 @@ async def get_resource(rid: Rid, principal: CurrentPrincipal, request: Request) 
     resource = await get_container(request).resources.get(
         principal.tenant_id, ResourceName.parse(rid)
     )
-    return JSONResponse(resource_view(resource))
+    return JSONResponse(resource_view(resource), headers={"ETag": resource_etag(resource)})
 
 
 @resources_router.delete(
@@ -137,6 +147,7 @@ async def get_resource(rid: Rid, principal: CurrentPrincipal, request: Request) 
     responses={
         **_ERRORS,
         **_NOT_FOUND,
+        **problem_responses(412),
         **problem_responses(409, s409="`resource_has_children` (without `cascade=true`)"),
     },
 )
@@ -148,10 +159,11 @@ async def delete_resource(
     cascade: Annotated[
         bool, Query(description="Also remove every descendant with its ACLs.")
     ] = False,
+    if_match: IfMatch = None,
 ) -> Response:
     """Remove the resource with its ACL and default ACLs."""
     await get_container(request).resources.delete(
-        _actor(principal, client), ResourceName.parse(rid), cascade=cascade
+        _actor(principal, client), ResourceName.parse(rid), cascade=cascade, if_match=if_match
     )
     return Response(status_code=204)
 

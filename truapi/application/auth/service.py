@@ -14,12 +14,12 @@ import structlog
 from truapi.application.auth.authenticator import Authenticator
 from truapi.application.auth.context import ClientInfo, RevocationPublisher, record_revocations
 from truapi.application.auth.policy import AuthPolicy
-from truapi.application.authz.token_groups import TokenGroups
 from truapi.application.auth.refresh_secrets import (
     hash_refresh_secret,
     looks_like_refresh_token,
     new_refresh_secret,
 )
+from truapi.application.authz.token_groups import TokenGroups
 from truapi.application.ports.auth_repositories import Revocation
 from truapi.application.ports.clock import Clock
 from truapi.application.ports.repositories import UserQuery

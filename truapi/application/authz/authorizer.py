@@ -20,6 +20,7 @@ from truapi.domain.policy.engine import (
     own_acl_allows,
 )
 from truapi.domain.policy.membership import group_depths, subject_of
+from truapi.domain.policy.principals import AUTHENTICATED
 from truapi.domain.policy.resources import Resource, tenant_root
 
 ADMIN_ACTION = "admin"
@@ -160,10 +161,12 @@ class Authorizer:
                         results[i] = verdict
         return [r for r in results if r is not None]
 
-    async def may_administer(self, tenant_id: uuid.UUID, principal: str, resource: str) -> bool:
-        """``admin`` on ``resource``, or on the tenant root by the root's own ACL alone (so
-        no ``inherit: false`` below can lock the tenant's administrators out)."""
-        verdict = await self.check(tenant_id, principal, ADMIN_ACTION, resource)
+    async def may_administer(
+        self, tenant_id: uuid.UUID, principal: str, resource: str, action: str = ADMIN_ACTION
+    ) -> bool:
+        """``action`` (``admin``) on ``resource``, or on the tenant root by the root's own
+        ACL alone (so no ``inherit: false`` below can lock the tenant's administrators out)."""
+        verdict = await self.check(tenant_id, principal, action, resource)
         if verdict.allowed:
             return True
         cache = self._cache(tenant_id)
@@ -171,17 +174,17 @@ class Authorizer:
             subject = await self._subject(uow, cache, tenant_id, principal)
             root = tenant_root(tenant_id)
             node = await self._node(uow, cache, tenant_id, root)
-        return own_acl_allows(node, subject, ADMIN_ACTION)
+        return own_acl_allows(node, subject, action)
 
     async def groups(
         self, tenant_id: uuid.UUID, member_type: MemberType, member_id: uuid.UUID
     ) -> Mapping[uuid.UUID, int]:
-        """The groups of a member at their smallest depth (1 = direct); empty when the
-        stored nesting loops or is too deep (such data grants nothing)."""
+        """The groups of a member at their smallest depth (1 = direct); only the direct ones
+        when the stored nesting loops or is too deep."""
         async with self._uow(readonly=True) as uow:
             ancestry = await uow.groups.ancestry(tenant_id, member_type, member_id, self._max_depth)
         depths, fault = group_depths(ancestry.direct, ancestry.parents, self._max_depth)
-        return {} if fault is not None else depths
+        return dict.fromkeys(ancestry.direct, 1) if fault is not None else depths
 
     def _remember(self, cache: _TenantCache, key: tuple[str, str, str], verdict: Verdict) -> None:
         if len(cache.decisions) >= self._cache_size:
@@ -239,6 +242,8 @@ class Authorizer:
         wanted = [r for r in wanted if r not in cache.nodes or r == resource]
         acls = await uow.acls.get_many(tenant_id, wanted)
         dacls = await uow.dacls.get_many(tenant_id, wanted)
+        if len(cache.nodes) >= self._cache_size:
+            cache.nodes.clear()
         for resource_id in wanted:
             cache.nodes[resource_id] = _node(
                 resource_id,
@@ -255,7 +260,8 @@ class Authorizer:
             return subject
         parts = _principal_parts(principal)
         if parts is None:
-            subject = Subject(principal, frozenset({principal}))
+            # Not a user or a group (an API key): itself, and any principal of the tenant.
+            subject = Subject(principal, frozenset({principal, AUTHENTICATED}))
         else:
             ancestry = await uow.groups.ancestry(tenant_id, parts[0], parts[1], self._max_depth)
             parents = {
@@ -266,5 +272,7 @@ class Authorizer:
             if parts[0] is MemberType.GROUP:
                 # A group checked as a subject also counts as a member of itself.
                 subject = Subject(principal, subject.principals, subject.fault)
+        if len(cache.subjects) >= self._cache_size:
+            cache.subjects.clear()
         cache.subjects[principal] = subject
         return subject

@@ -3,6 +3,7 @@ resource is decided before these run (see ``Authorizer.may_administer``)."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from truapi.domain.policy.resources import (
 
 #: Cascading deletes stop here; a larger subtree is removed in several calls.
 MAX_CASCADE = 10_000
+#: How many removed resource ids an audit event lists.
+AUDIT_SAMPLE = 100
 
 
 class Unset:
@@ -49,11 +52,20 @@ def acl_etag(acl: Acl) -> str:
     return f'"{acl.version}"'
 
 
+def resource_etag(resource: Resource) -> str:
+    """Changes whenever the parent or the owner does."""
+    digest = hashlib.sha256(
+        f"{resource.id}\n{resource.parent}\n{resource.owner}".encode()
+    ).hexdigest()
+    return f'"{digest[:16]}"'
+
+
 @dataclass(frozen=True, slots=True)
 class PutResource:
     name: ResourceName
     parent: str | Unset | None = UNSET
     owner: str | Unset | None = UNSET
+    if_match: str | None = None
 
 
 class ResourceService:
@@ -94,6 +106,10 @@ class ResourceService:
             # cycle check below cannot interleave with another writer's.
             version = await uow.policy_versions.bump(tenant_id)
             before = await uow.resources.get(tenant_id, rid)
+            if command.if_match is not None and (
+                before is None or not _etag_matches(command.if_match, resource_etag(before))
+            ):
+                raise VersionMismatch()
             parent = before.parent if before is not None else None
             if not isinstance(command.parent, Unset):
                 parent = await self._valid_parent(uow, tenant_id, rid, command.parent)
@@ -138,7 +154,14 @@ class ResourceService:
         await self._versions.publish(tenant_id, version)
         return resource, before is None
 
-    async def delete(self, actor: Actor, name: ResourceName, *, cascade: bool) -> None:
+    async def delete(
+        self,
+        actor: Actor,
+        name: ResourceName,
+        *,
+        cascade: bool,
+        if_match: str | None = None,
+    ) -> None:
         """Remove a registered resource with its ACL and default ACLs; with ``cascade``,
         its whole subtree too (``ResourceHasChildren`` otherwise)."""
         tenant_id = actor.tenant_id
@@ -148,8 +171,11 @@ class ResourceService:
         now = self._clock.now()
         async with self._uow() as uow:
             version = await uow.policy_versions.bump(tenant_id)
-            if await uow.resources.get(tenant_id, rid) is None:
+            before = await uow.resources.get(tenant_id, rid)
+            if before is None:
                 raise ResourceNotFound()
+            if if_match is not None and not _etag_matches(if_match, resource_etag(before)):
+                raise VersionMismatch()
             doomed = [rid]
             if await uow.resources.has_children(tenant_id, rid):
                 if not cascade:
@@ -165,7 +191,13 @@ class ResourceService:
                 now,
                 AuditAction.RESOURCE_DELETED,
                 rid,
-                {"cascade": cascade, "removed": len(doomed)},
+                {
+                    "before": _resource_view(before),
+                    "cascade": cascade,
+                    "removed": len(doomed),
+                    # A bounded sample: a cascade may remove thousands.
+                    "removed_ids": doomed[:AUDIT_SAMPLE],
+                },
             )
             await uow.commit()
         await self._versions.publish(tenant_id, version)
