@@ -13,12 +13,14 @@ from sqlalchemy import (
     Table,
     Uuid,
     and_,
+    any_,
     bindparam,
     cast,
     delete,
     false,
     func,
     insert,
+    literal,
     literal_column,
     null,
     or_,
@@ -628,35 +630,68 @@ class SqlGroupRepository:
                 .limit(limit)
             )
             return [MemberAt(MemberType(row.member_type), row.member_id, 1) for row in result]
-        # Down the nesting, one level per step. UNION drops repeated (member, depth) rows and
-        # the depth bound ends the walk, so a stored cycle cannot loop forever.
-        found = (
-            select(gm.c.member_type, gm.c.member_id, literal_column("1", Integer).label("depth"))
-            .where(gm.c.tenant_id == tenant_id, gm.c.group_id == group_id)
-            .cte("found", recursive=True)
+        # 1. The groups nested inside, with the depth their own members sit at. Only
+        # group-to-group links are walked (few), never the users (many). UNION and the depth
+        # bound end the walk even on a stored cycle.
+        nested = select(
+            literal(group_id, Uuid).label("gid"), literal_column("1", Integer).label("depth")
+        ).cte("nested", recursive=True)
+        nested = nested.union(
+            select(gm.c.member_id, (nested.c.depth + 1).label("depth"))
+            .select_from(nested)
+            .join(gm, and_(gm.c.tenant_id == tenant_id, gm.c.group_id == nested.c.gid))
+            .where(gm.c.member_type == MemberType.GROUP.value, nested.c.depth < max_depth)
         )
-        found = found.union(
-            select(gm.c.member_type, gm.c.member_id, (found.c.depth + 1).label("depth"))
-            .select_from(found)
-            .join(gm, and_(gm.c.tenant_id == tenant_id, gm.c.group_id == found.c.member_id))
-            .where(found.c.member_type == MemberType.GROUP.value, found.c.depth < max_depth)
-        )
-        outer: list[ColumnElement[bool]] = []
+        depth_of = {
+            row.gid: int(row.depth)
+            for row in await self._c.execute(
+                select(nested.c.gid, func.min(nested.c.depth).label("depth")).group_by(nested.c.gid)
+            )
+        }
+        in_groups = self._group_in(list(depth_of))
+        # 2. The page: distinct members of any of those groups, in (type, id) order, which the
+        # member index serves in order, so a page costs its own size, not the whole tree's.
+        conditions = [gm.c.tenant_id == tenant_id, in_groups]
         if after is not None:
-            outer.append(
-                tuple_(found.c.member_type, found.c.member_id)
+            conditions.append(
+                tuple_(gm.c.member_type, gm.c.member_id)
                 > tuple_(after.member_type.value, after.member_id)
             )
-        result = await self._c.execute(
-            select(found.c.member_type, found.c.member_id, func.min(found.c.depth).label("depth"))
-            .where(*outer)
-            .group_by(found.c.member_type, found.c.member_id)
-            .order_by(found.c.member_type, found.c.member_id)
-            .limit(limit)
-        )
-        return [
-            MemberAt(MemberType(row.member_type), row.member_id, int(row.depth)) for row in result
+        page = [
+            (row.member_type, row.member_id)
+            for row in await self._c.execute(
+                select(gm.c.member_type, gm.c.member_id)
+                .where(*conditions)
+                .distinct()
+                .order_by(gm.c.member_type, gm.c.member_id)
+                .limit(limit)
+            )
         ]
+        if not page:
+            return []
+        # 3. The smallest depth of each member on the page.
+        best: dict[tuple[str, uuid.UUID], int] = {}
+        for row in await self._c.execute(
+            select(gm.c.member_type, gm.c.member_id, gm.c.group_id).where(
+                gm.c.tenant_id == tenant_id,
+                in_groups,
+                tuple_(gm.c.member_type, gm.c.member_id).in_(page),
+            )
+        ):
+            key = (row.member_type, row.member_id)
+            depth = depth_of[row.group_id]
+            if depth < best.get(key, depth + 1):
+                best[key] = depth
+        return [MemberAt(MemberType(kind), member, best[(kind, member)]) for kind, member in page]
+
+    def _group_in(self, group_ids: list[uuid.UUID]) -> ColumnElement[bool]:
+        """``group_id`` is one of ``group_ids`` (an array parameter on PostgreSQL, so ten
+        thousand groups stay one parameter)."""
+        if self._c.dialect.name == "postgresql":
+            return group_members.c.group_id == any_(
+                bindparam("group_ids", group_ids, type_=postgresql.ARRAY(Uuid))
+            )
+        return group_members.c.group_id.in_(group_ids)
 
     async def ancestry(
         self, tenant_id: uuid.UUID, member_type: MemberType, member_id: uuid.UUID, max_depth: int
