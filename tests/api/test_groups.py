@@ -476,11 +476,6 @@ class WithinOneMillisecond:
         return self.base + timedelta(microseconds=self.calls)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the group ETag is derived from updated_at at millisecond precision: two changes "
-    "within one millisecond keep the same ETag, so a stale If-Match is honoured (lost update)",
-)
 async def test_every_change_moves_the_etag_even_within_a_millisecond(
     app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,8 +29,9 @@ class MemberType(StrEnum):
 
 
 def group_name(value: str) -> str:
-    """Trimmed, 1-100 characters, no control characters."""
-    name = value.strip()
+    """NFKC-normalised (so look-alike spellings are one name), trimmed, 1-100 characters,
+    no control characters."""
+    name = unicodedata.normalize("NFKC", value).strip()
     if not 1 <= len(name) <= MAX_NAME or _CONTROL.search(name):
         raise InvalidValue("name", "A group name is 1-100 characters without control characters.")
     return name

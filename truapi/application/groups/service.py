@@ -4,10 +4,11 @@ their members. Who may do this is decided before these run."""
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from truapi.application.authz.changes import Actor, VersionPublisher, audit
@@ -187,11 +188,13 @@ class GroupService:
         changes: GroupChanges,
         if_match: str | None = None,
     ) -> Group:
-        now = self._clock.now()
         async with self._uow() as uow:
             before = await _group(uow, actor.tenant_id, group_id)
             if if_match is not None and not _etag_matches(if_match, group_etag(before)):
                 raise VersionMismatch()
+            # The ETag follows updated_at to the millisecond: every change moves it on by at
+            # least that much, so two changes within one millisecond still differ.
+            now = max(self._clock.now(), before.updated_at + timedelta(milliseconds=1))
             after = before.changed(
                 now=now,
                 name=changes.name,
@@ -235,6 +238,8 @@ class GroupService:
     async def list_page(
         self, tenant_id: uuid.UUID, q: str | None, *, limit: int, cursor: str | None
     ) -> Page[Group]:
+        if q is not None:
+            q = unicodedata.normalize("NFKC", q)
         context = f"groups:{tenant_id.hex}:{q or ''}"
         after: GroupKeyset | None = None
         if cursor is not None:
