@@ -558,12 +558,6 @@ async def test_dacl_changes_are_audited_with_before_and_after(
     assert deleted[0].details["before"] == two
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="for a user: resource whose user does not exist, the guard answers a caller "
-    "without admin 404 user_not_found, while an administrator (and the route's documented "
-    "404) gets resource_not_found: the error code depends on who asks",
-)
 async def test_missing_user_resource_is_resource_not_found_for_everyone(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:

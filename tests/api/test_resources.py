@@ -731,6 +731,27 @@ async def test_admin_on_a_resource_lets_a_plain_user_manage_it(
     assert_problem(await client.get("/resources", headers=h), 403, "forbidden")
 
 
+async def test_moving_a_resource_needs_admin_on_its_new_parent(
+    client: httpx.AsyncClient,
+) -> None:
+    alice = await plain_user(client, "alice")
+    h = alice.headers
+    await put_resource(client, "folder:mine")
+    await put_resource(client, "folder:theirs")
+    await put_resource(client, "doc:a", parent="folder:mine")
+    await put_acl(client, "folder:mine", [entry(alice.principal, "admin")])
+
+    response = await client.put("/resources/doc:a", json={"parent": "folder:theirs"}, headers=h)
+    assert_problem(response, 403, "forbidden")
+    assert (await client.get("/resources/doc:a")).json()["parent"] == "folder:mine"
+    # Another place of their own is fine.
+    await put_resource(client, "folder:also-mine")
+    await put_acl(client, "folder:also-mine", [entry(alice.principal, "admin")])
+    response = await client.put("/resources/doc:a", json={"parent": "folder:also-mine"}, headers=h)
+    assert response.status_code == 200, response.text
+    assert response.json()["parent"] == "folder:also-mine"
+
+
 # -- audit ----------------------------------------------------------------------------------
 
 

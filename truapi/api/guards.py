@@ -20,7 +20,13 @@ from starlette.routing import Mount, Route
 from truapi.api.security import CurrentPrincipal, bearer
 from truapi.application.authz.endpoints import Mode
 from truapi.bootstrap import Container
-from truapi.domain.errors import Forbidden, GroupNotFound, InvalidValue, UserNotFound
+from truapi.domain.errors import (
+    Forbidden,
+    GroupNotFound,
+    InvalidValue,
+    ResourceNotFound,
+    UserNotFound,
+)
 from truapi.domain.policy.resources import GROUP, USER, ResourceName, tenant_root
 from truapi.domain.principals import Principal
 
@@ -117,7 +123,7 @@ class Guard:
             decision = verdict.decision.value
         if allowed:
             return principal
-        await _not_found_first(container, tenant_id, resource)
+        await _not_found_first(container, tenant_id, resource, requirement.administer)
         container.metrics.authz_denials.labels(endpoint, mode.value).inc()
         log.info(
             "authz.denied",
@@ -133,18 +139,25 @@ class Guard:
         raise Forbidden()
 
 
-async def _not_found_first(container: Container, tenant_id: uuid.UUID, resource: str) -> None:
+async def _not_found_first(
+    container: Container, tenant_id: uuid.UUID, resource: str, as_resource: bool
+) -> None:
     """A user or group that does not exist in the caller's tenant is 404 even to someone
-    who may not see it: another tenant's ids must look like nothing at all."""
+    who may not see it: another tenant's ids must look like nothing at all. Routes about
+    resource records (``as_resource``) say ``resource_not_found``, as they do to anyone."""
     kind, _, ident = resource.partition(":")
     if kind not in (USER, GROUP):
         return
     object_id = uuid.UUID(ident)
     async with container.uow(readonly=True) as uow:
-        if kind == USER and await uow.users.get(tenant_id, object_id) is None:
-            raise UserNotFound()
-        if kind == GROUP and await uow.groups.get(tenant_id, object_id) is None:
-            raise GroupNotFound()
+        if kind == USER:
+            missing = await uow.users.get(tenant_id, object_id) is None
+        else:
+            missing = await uow.groups.get(tenant_id, object_id) is None
+    if missing:
+        if as_resource:
+            raise ResourceNotFound()
+        raise UserNotFound() if kind == USER else GroupNotFound()
 
 
 def _marker(requirement: Requirement) -> Any:

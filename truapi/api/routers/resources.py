@@ -26,7 +26,7 @@ from truapi.api.schemas.problems import problem_responses
 from truapi.api.security import Client, CurrentPrincipal
 from truapi.application.authz.changes import Actor
 from truapi.application.authz.resources import UNSET, PutResource, acl_etag, resource_etag
-from truapi.domain.errors import InvalidValue
+from truapi.domain.errors import Forbidden, InvalidValue
 from truapi.domain.policy.acl import Acl, AclEntry, Dacl, parse_applies_to
 from truapi.domain.policy.resources import TYPE_RE, Resource, ResourceName
 from truapi.domain.users import format_timestamp
@@ -107,15 +107,22 @@ async def put_resource(
     value; `null` clears it. Built-in types (`tenant`, `user`, `group`, `api_key`) answer
     422 `reserved_resource_type`."""
     fields = body.model_fields_set
+    container = get_container(request)
+    if "parent" in fields and body.parent is not None:
+        # Placing a resource under another one changes what that subtree holds: the caller
+        # must administer the new parent too.
+        parent = str(ResourceName.parse(body.parent, "parent"))
+        if not await container.authorizer.may_administer(
+            principal.tenant_id, principal.subject, parent
+        ):
+            raise Forbidden("Moving a resource needs 'admin' on its new parent too.")
     command = PutResource(
         name=ResourceName.parse(rid),
         parent=body.parent if "parent" in fields else UNSET,
         owner=body.owner if "owner" in fields else UNSET,
         if_match=if_match,
     )
-    resource, created = await get_container(request).resources.put(
-        _actor(principal, client), command
-    )
+    resource, created = await container.resources.put(_actor(principal, client), command)
     return JSONResponse(
         resource_view(resource),
         status_code=201 if created else 200,
