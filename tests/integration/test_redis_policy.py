@@ -43,13 +43,14 @@ def test_messages_round_trip_and_other_messages_are_not_policy() -> None:
     assert decode(encode(tenant, 7)) == (tenant, 7)
     # A revocation message shares the channel and is simply not ours.
     assert decode('[{"session_id": "x"}]') is None
-    for bad in (
+    bad_messages: list[dict[str, object]] = [
         {"policy": {"tenant_id": "x", "version": 1}},
         {"policy": {"tenant_id": str(tenant), "version": 0}},
         {"policy": {"tenant_id": str(tenant), "version": True}},
         {"policy": {"tenant_id": str(tenant)}},
         {"policy": []},
-    ):
+    ]
+    for bad in bad_messages:
         with pytest.raises(ValueError):  # noqa: PT011 (uuid.UUID's message is not ours)
             decode(json.dumps(bad))
 
