@@ -16,9 +16,9 @@ from truapi.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from truapi.adapters.security.passwords import Argon2Hasher, ZxcvbnCommonPasswords
 from truapi.application.pagination import CursorCodec
 from truapi.application.ports.repositories import UserQuery, UserSort
+from truapi.application.preconditions import IdempotentRequest
 from truapi.application.users.service import (
     CreateUser,
-    IdempotentRequest,
     UpdateUser,
     UserService,
 )

@@ -26,7 +26,7 @@ from truapi.api.schemas.problems import problem_responses
 from truapi.api.security import Client, CurrentPrincipal
 from truapi.application.authz.changes import Actor
 from truapi.application.groups.service import GroupChanges, MemberRef, group_etag
-from truapi.application.users.service import IdempotentRequest
+from truapi.application.preconditions import IdempotentRequest
 from truapi.domain.errors import InvalidValue
 from truapi.domain.groups import Group, MemberType
 

@@ -17,7 +17,8 @@ from truapi.api.schemas.users import UserCreate, UserOut, UserPage, UserUpdate
 from truapi.api.security import CurrentPrincipal
 from truapi.application.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from truapi.application.ports.repositories import UserQuery, UserSort
-from truapi.application.users.service import CreateUser, IdempotentRequest, UpdateUser
+from truapi.application.preconditions import IdempotentRequest
+from truapi.application.users.service import CreateUser, UpdateUser
 from truapi.domain.errors import Forbidden, InvalidValue
 from truapi.domain.policy.resources import tenant_root
 from truapi.domain.users import UserStatus, normalize_email, normalize_username

@@ -14,6 +14,7 @@ from truapi.application.ports.auth_repositories import Revocation
 from truapi.application.ports.clock import Clock
 from truapi.application.ports.revocations import RevocationBus
 from truapi.application.ports.unit_of_work import UnitOfWorkFactory
+from truapi.application.reconnect import listen_forever
 
 log = structlog.get_logger("truapi.revocations")
 
@@ -154,20 +155,11 @@ class RevocationWatcher:
             await self.poll()
 
     async def _listen_forever(self, bus: RevocationBus) -> None:
-        loop = asyncio.get_running_loop()
-        delay = self._backoff_min
-        while True:
-            started = loop.time()
-            try:
-                await bus.listen(self._deliver)
-            except Exception as exc:
-                # No traceback: lost connections are the usual cause and need none.
-                log.warning("revocations.bus_failed", error=_describe(exc), retry_in_s=delay)
-            # A listener that ran a good while was healthy: its next failure starts afresh.
-            if loop.time() - started > self._backoff_max:
-                delay = self._backoff_min
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self._backoff_max)
+        await listen_forever(
+            lambda: bus.listen(self._deliver),
+            event="revocations.bus_failed",
+            backoff_s=(self._backoff_min, self._backoff_max),
+        )
 
     async def _deliver(self, revocations: list[Revocation]) -> None:
         self._revoked.add(revocations)

@@ -13,6 +13,7 @@ from truapi.application.authz.changes import Actor, VersionPublisher, audit
 from truapi.application.pagination import CursorCodec, Page
 from truapi.application.ports.clock import Clock
 from truapi.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from truapi.application.preconditions import etag_matches
 from truapi.domain.audit import AuditAction
 from truapi.domain.errors import (
     HierarchyTooDeep,
@@ -107,7 +108,7 @@ class ResourceService:
             version = await uow.policy_versions.bump(tenant_id)
             before = await uow.resources.get(tenant_id, rid)
             if command.if_match is not None and (
-                before is None or not _etag_matches(command.if_match, resource_etag(before))
+                before is None or not etag_matches(command.if_match, resource_etag(before))
             ):
                 raise VersionMismatch()
             parent = before.parent if before is not None else None
@@ -174,7 +175,7 @@ class ResourceService:
             before = await uow.resources.get(tenant_id, rid)
             if before is None:
                 raise ResourceNotFound()
-            if if_match is not None and not _etag_matches(if_match, resource_etag(before)):
+            if if_match is not None and not etag_matches(if_match, resource_etag(before)):
                 raise VersionMismatch()
             doomed = [rid]
             if await uow.resources.has_children(tenant_id, rid):
@@ -261,7 +262,7 @@ class ResourceService:
             version = await uow.policy_versions.bump(tenant_id)
             await self._register(uow, tenant_id, name, now)
             before = await uow.acls.get(tenant_id, rid) or Acl(rid)
-            if if_match is not None and not _etag_matches(if_match, acl_etag(before)):
+            if if_match is not None and not etag_matches(if_match, acl_etag(before)):
                 raise VersionMismatch()
             acl = Acl(rid, inherit=inherit, entries=tuple(entries), version=version)
             await uow.acls.put(tenant_id, acl)
@@ -288,7 +289,7 @@ class ResourceService:
             version = await uow.policy_versions.bump(tenant_id)
             await self._existing(uow, tenant_id, name)
             before = await uow.acls.get(tenant_id, rid)
-            if if_match is not None and not _etag_matches(if_match, acl_etag(before or Acl(rid))):
+            if if_match is not None and not etag_matches(if_match, acl_etag(before or Acl(rid))):
                 raise VersionMismatch()
             if before is None:
                 return
@@ -439,11 +440,6 @@ async def _builtin_created_at(
     if name.type == API_KEY:
         return None
     return None
-
-
-def _etag_matches(if_match: str, etag: str) -> bool:
-    candidates = [c.strip() for c in if_match.split(",")]
-    return "*" in candidates or etag in candidates or f"W/{etag}" in candidates
 
 
 def _resource_view(resource: Resource) -> dict[str, str | None]:

@@ -12,6 +12,7 @@ import structlog
 
 from truapi.application.ports.policy_bus import PolicyBus
 from truapi.application.ports.unit_of_work import UnitOfWorkFactory
+from truapi.application.reconnect import listen_forever
 
 log = structlog.get_logger("truapi.authz")
 
@@ -107,20 +108,11 @@ class PolicyWatcher:
             await self.poll()
 
     async def _listen_forever(self, bus: PolicyBus) -> None:
-        loop = asyncio.get_running_loop()
-        delay = self._backoff_min
-        while True:
-            started = loop.time()
-            try:
-                await bus.listen(self._deliver)
-            except Exception as exc:
-                log.warning(
-                    "authz.bus_failed", error=f"{type(exc).__name__}: {exc}", retry_in_s=delay
-                )
-            if loop.time() - started > self._backoff_max:
-                delay = self._backoff_min
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self._backoff_max)
+        await listen_forever(
+            lambda: bus.listen(self._deliver),
+            event="authz.bus_failed",
+            backoff_s=(self._backoff_min, self._backoff_max),
+        )
 
     async def _deliver(self, tenant_id: uuid.UUID, version: int) -> None:
         self._versions.advance(tenant_id, version)

@@ -14,9 +14,13 @@ from typing import Any
 from truapi.application.authz.changes import Actor, VersionPublisher, audit
 from truapi.application.pagination import CursorCodec, Page
 from truapi.application.ports.clock import Clock
-from truapi.application.ports.repositories import GroupKeyset, IdempotencyRecord, MemberKeyset
+from truapi.application.ports.repositories import GroupKeyset, MemberKeyset
 from truapi.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from truapi.application.users.service import IDEMPOTENCY_TTL, IdempotentRequest
+from truapi.application.preconditions import (
+    IdempotentCreation,
+    IdempotentRequest,
+    etag_matches,
+)
 from truapi.domain.audit import AuditAction
 from truapi.domain.errors import (
     GroupCycle,
@@ -24,7 +28,6 @@ from truapi.domain.errors import (
     GroupProtected,
     HierarchyTooDeep,
     IdempotencyInProgress,
-    IdempotencyKeyReused,
     InvalidCursor,
     InvalidValue,
     MemberNotFound,
@@ -112,6 +115,7 @@ class GroupService:
         self._versions = versions
         self._cursors = cursors
         self._max_depth = max_depth
+        self._idempotency = IdempotentCreation(uow, _CREATE_SCOPE)
 
     async def create(
         self,
@@ -139,18 +143,7 @@ class GroupService:
         try:
             async with self._uow() as uow:
                 if idempotency is not None:
-                    await uow.idempotency.purge_before(now - IDEMPOTENCY_TTL)
-                    await uow.idempotency.add(
-                        IdempotencyRecord(
-                            tenant_id=actor.tenant_id,
-                            scope=_CREATE_SCOPE,
-                            key=idempotency.key,
-                            fingerprint=idempotency.fingerprint,
-                            status=201,
-                            response=view,
-                            created_at=now,
-                        )
-                    )
+                    await self._idempotency.claim(uow, actor.tenant_id, idempotency, view, now)
                 await uow.groups.add(group)
                 await audit(
                     uow, actor, now, AuditAction.GROUP_CREATED, f"group:{group.id}", _view(group)
@@ -167,14 +160,11 @@ class GroupService:
     async def _replay(
         self, tenant_id: uuid.UUID, request: IdempotentRequest, now: datetime
     ) -> CreatedGroup | None:
-        async with self._uow(readonly=True) as uow:
-            record = await uow.idempotency.get(tenant_id, _CREATE_SCOPE, request.key)
-        if record is None or record.created_at < now - IDEMPOTENCY_TTL:
+        response = await self._idempotency.first_answer(tenant_id, request, now)
+        if response is None:
             return None
-        if record.fingerprint != request.fingerprint:
-            raise IdempotencyKeyReused()
         return CreatedGroup(
-            view=record.response, etag=_etag_of(str(record.response["updated_at"])), replayed=True
+            view=response, etag=_etag_of(str(response["updated_at"])), replayed=True
         )
 
     async def get(self, tenant_id: uuid.UUID, group_id: uuid.UUID) -> Group:
@@ -190,7 +180,7 @@ class GroupService:
     ) -> Group:
         async with self._uow() as uow:
             before = await _group(uow, actor.tenant_id, group_id)
-            if if_match is not None and not _etag_matches(if_match, group_etag(before)):
+            if if_match is not None and not etag_matches(if_match, group_etag(before)):
                 raise VersionMismatch()
             # The ETag follows updated_at to the millisecond: every change moves it on by at
             # least that much, so two changes within one millisecond still differ.
@@ -223,7 +213,7 @@ class GroupService:
         async with self._uow() as uow:
             version = await uow.policy_versions.bump(tenant_id)
             group = await _group(uow, tenant_id, group_id)
-            if if_match is not None and not _etag_matches(if_match, group_etag(group)):
+            if if_match is not None and not etag_matches(if_match, group_etag(group)):
                 raise VersionMismatch()
             if _protected(group):
                 raise GroupProtected()
@@ -509,11 +499,6 @@ def _group_position(group: Group) -> tuple[str, str]:
 
 def _ref_order(ref: MemberRef) -> tuple[str, str]:
     return (ref.type.value, str(ref.id))
-
-
-def _etag_matches(if_match: str, etag: str) -> bool:
-    candidates = [c.strip() for c in if_match.split(",")]
-    return "*" in candidates or etag in candidates or f"W/{etag}" in candidates
 
 
 def _view(group: Group) -> dict[str, object]:

@@ -15,16 +15,19 @@ from truapi.application.pagination import CursorCodec, Page
 from truapi.application.ports.auth_repositories import Revocation
 from truapi.application.ports.clock import Clock
 from truapi.application.ports.repositories import (
-    IdempotencyRecord,
     UserKeyset,
     UserQuery,
     UserSort,
 )
 from truapi.application.ports.security import CommonPasswords, PasswordHasher
 from truapi.application.ports.unit_of_work import UnitOfWorkFactory
+from truapi.application.preconditions import (
+    IdempotentCreation,
+    IdempotentRequest,
+    etag_matches,
+)
 from truapi.domain.errors import (
     IdempotencyInProgress,
-    IdempotencyKeyReused,
     InvalidCursor,
     PasswordTooCommon,
     UserNotFound,
@@ -34,7 +37,6 @@ from truapi.domain.groups import MemberType
 from truapi.domain.sessions import RevocationReason
 from truapi.domain.users import User, UserStatus, check_password_length, user_etag
 
-IDEMPOTENCY_TTL = timedelta(hours=24)
 _CREATE_SCOPE = "POST /users"
 
 
@@ -56,19 +58,6 @@ class UpdateUser:
     display_name: str | None = None
     status: UserStatus | None = None
     if_match: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class IdempotentRequest:
-    """An ``Idempotency-Key`` and a fingerprint of the request body it came with."""
-
-    key: str
-    body: dict[str, Any]
-
-    @property
-    def fingerprint(self) -> str:
-        canonical = json.dumps(self.body, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +91,7 @@ class UserService:
         self._revocations = revocations
         self._horizon = revocation_horizon
         self._policy_versions = policy_versions
+        self._idempotency = IdempotentCreation(uow, _CREATE_SCOPE)
 
     async def check_password(self, password: str) -> None:
         """Apply the password policy: length, then the shipped common-password list."""
@@ -152,36 +142,19 @@ class UserService:
     ) -> None:
         async with self._uow() as uow:
             if idempotency is not None:
-                # Claiming the key before the username makes a concurrent twin wait on the key
-                # and then replay, rather than fail on the username. Only expired claims are
-                # cleared, never a live one.
-                await uow.idempotency.purge_before(now - IDEMPOTENCY_TTL)
-                await uow.idempotency.add(
-                    IdempotencyRecord(
-                        tenant_id=user.tenant_id,
-                        scope=_CREATE_SCOPE,
-                        key=idempotency.key,
-                        fingerprint=idempotency.fingerprint,
-                        status=201,
-                        response=view,
-                        created_at=now,
-                    )
-                )
+                await self._idempotency.claim(uow, user.tenant_id, idempotency, view, now)
             await uow.users.add(user)
             await uow.commit()
 
     async def _replay(
         self, tenant_id: uuid.UUID, request: IdempotentRequest, now: datetime
     ) -> Created | None:
-        async with self._uow(readonly=True) as uow:
-            record = await uow.idempotency.get(tenant_id, _CREATE_SCOPE, request.key)
-        if record is None or record.created_at < now - IDEMPOTENCY_TTL:
+        response = await self._idempotency.first_answer(tenant_id, request, now)
+        if response is None:
             return None
-        if record.fingerprint != request.fingerprint:
-            raise IdempotencyKeyReused()
         # The record is written with the user's first version, so its ETag is version 1's.
-        etag = user_etag(uuid.UUID(str(record.response["id"])), 1)
-        return Created(view=record.response, etag=etag, replayed=True)
+        etag = user_etag(uuid.UUID(str(response["id"])), 1)
+        return Created(view=response, etag=etag, replayed=True)
 
     async def get(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User:
         """The user with this id in this tenant, or ``UserNotFound``."""
@@ -199,7 +172,7 @@ class UserService:
             user = await uow.users.get(cmd.tenant_id, cmd.user_id)
             if user is None:
                 raise UserNotFound()
-            if cmd.if_match is not None and not _etag_matches(cmd.if_match, user.etag):
+            if cmd.if_match is not None and not etag_matches(cmd.if_match, user.etag):
                 raise VersionMismatch()
             changed = user.with_changes(
                 now=self._clock.now(),
@@ -233,7 +206,7 @@ class UserService:
             user = await uow.users.get(tenant_id, user_id)
             if user is None:
                 raise UserNotFound()
-            if if_match is not None and not _etag_matches(if_match, user.etag):
+            if if_match is not None and not etag_matches(if_match, user.etag):
                 raise VersionMismatch()
             # Memberships and the user's own ACLs go too: the tenant's policy changes.
             version = await uow.policy_versions.bump(tenant_id)
@@ -281,11 +254,6 @@ class UserService:
             return UserKeyset(created_at=datetime.fromisoformat(value), username=None, id=user_id)
         except (ValueError, TypeError) as exc:
             raise InvalidCursor() from exc
-
-
-def _etag_matches(if_match: str, etag: str) -> bool:
-    candidates = [part.strip() for part in if_match.split(",")]
-    return "*" in candidates or etag in candidates or f"W/{etag}" in candidates
 
 
 def _query_context(tenant_id: uuid.UUID, query: UserQuery) -> str:
