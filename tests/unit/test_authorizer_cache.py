@@ -148,3 +148,27 @@ async def scenario(changes: list[Op]) -> None:
 @given(ops)
 def test_cached_decisions_equal_uncached_ones_after_every_change(changes: list[Op]) -> None:
     asyncio.run(scenario(changes))
+
+
+async def test_a_tiny_decision_cache_still_answers_from_a_deep_tree() -> None:
+    """Decisions that miss their cache every time still find (or reload) all their data."""
+    world = World()
+    await world.setup()
+    user = f"user:{world.users[0]}"
+    chain = [f"folder:l{i}" for i in range(6)]
+    await world.resources.put(world.actor, PutResource(ResourceName.parse(chain[0])))
+    for child, parent in zip(chain[1:], chain, strict=False):
+        await world.resources.put(
+            world.actor, PutResource(ResourceName.parse(child), parent=parent)
+        )
+    top = AclEntry.create("allow", user, ["read"], "e")
+    await world.resources.put_acl(
+        world.actor, ResourceName.parse(chain[0]), inherit=True, entries=[top]
+    )
+    tiny = Authorizer(world.uow, world.versions, max_depth=8, fallback_allow=False, cache_size=1)
+    for _ in range(3):
+        for leaf in reversed(chain):
+            verdict = await tiny.check(world.tenant.id, user, "read", leaf)
+            assert verdict.allowed, (leaf, verdict)
+            assert verdict.matched is not None
+            assert verdict.matched.resource == chain[0]

@@ -24,6 +24,9 @@ from truapi.domain.policy.principals import AUTHENTICATED
 from truapi.domain.policy.resources import Resource, tenant_root
 
 ADMIN_ACTION = "admin"
+#: Resources and subjects kept per tenant, whatever the decision cache's size: a decision
+#: that misses its cache should still find its data in memory.
+DATA_CACHE_SIZE = 100_000
 
 
 class _Missing(Exception):
@@ -203,9 +206,12 @@ class Authorizer:
         subject = await self._subject(uow, cache, tenant_id, principal)
         root = tenant_root(tenant_id)
         nodes = cache.nodes
+        # What this decision loaded itself: it stays at hand even if the shared cache is
+        # emptied meanwhile (it is bounded).
+        loaded: dict[str, Node] = {}
 
         def lookup(resource_id: str) -> Node:
-            node = nodes.get(resource_id)
+            node = loaded.get(resource_id) or nodes.get(resource_id)
             if node is None:
                 raise _Missing(resource_id)
             return node
@@ -216,7 +222,7 @@ class Authorizer:
             try:
                 chain, fault = inheritance_chain(resource, root, lookup, self._max_depth)
             except _Missing as missing:
-                await self._load(uow, cache, tenant_id, missing.resource)
+                loaded.update(await self._load(uow, cache, tenant_id, missing.resource))
                 continue
             return evaluate(
                 subject, action, chain, fallback_allow=self._fallback_allow, fault=fault
@@ -229,28 +235,32 @@ class Authorizer:
     ) -> Node:
         node = cache.nodes.get(resource)
         if node is None:
-            await self._load(uow, cache, tenant_id, resource)
-            node = cache.nodes[resource]
+            node = (await self._load(uow, cache, tenant_id, resource))[resource]
         return node
 
     async def _load(
         self, uow: UnitOfWork, cache: _TenantCache, tenant_id: uuid.UUID, resource: str
-    ) -> None:
+    ) -> dict[str, Node]:
+        """Load ``resource`` with its stored ancestors and the root into the cache; returns
+        the nodes loaded."""
         rows = await uow.resources.ancestors(tenant_id, resource, self._max_depth + 2)
         by_id = {row.id: row for row in rows}
         wanted = list(dict.fromkeys([resource, *by_id, tenant_root(tenant_id)]))
-        wanted = [r for r in wanted if r not in cache.nodes or r == resource]
         acls = await uow.acls.get_many(tenant_id, wanted)
         dacls = await uow.dacls.get_many(tenant_id, wanted)
-        if len(cache.nodes) >= self._cache_size:
-            cache.nodes.clear()
-        for resource_id in wanted:
-            cache.nodes[resource_id] = _node(
+        found = {
+            resource_id: _node(
                 resource_id,
                 by_id.get(resource_id),
                 acls.get(resource_id),
                 dacls.get(resource_id, ()),
             )
+            for resource_id in wanted
+        }
+        if len(cache.nodes) + len(found) > DATA_CACHE_SIZE:
+            cache.nodes.clear()
+        cache.nodes.update(found)
+        return found
 
     async def _subject(
         self, uow: UnitOfWork, cache: _TenantCache, tenant_id: uuid.UUID, principal: str
@@ -272,7 +282,7 @@ class Authorizer:
             if parts[0] is MemberType.GROUP:
                 # A group checked as a subject also counts as a member of itself.
                 subject = Subject(principal, subject.principals, subject.fault)
-        if len(cache.subjects) >= self._cache_size:
+        if len(cache.subjects) >= DATA_CACHE_SIZE:
             cache.subjects.clear()
         cache.subjects[principal] = subject
         return subject
