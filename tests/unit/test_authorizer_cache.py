@@ -165,9 +165,14 @@ async def test_a_tiny_decision_cache_still_answers_from_a_deep_tree() -> None:
     await world.resources.put_acl(
         world.actor, ResourceName.parse(chain[0]), inherit=True, entries=[top]
     )
+    leaves = [f"doc:{i}" for i in range(2)]
+    for leaf in leaves:
+        await world.resources.put(
+            world.actor, PutResource(ResourceName.parse(leaf), parent=chain[-1])
+        )
     tiny = Authorizer(world.uow, world.versions, max_depth=8, fallback_allow=False, cache_size=1)
     for _ in range(3):
-        for leaf in reversed(chain):
+        for leaf in [*leaves, *reversed(chain)]:
             verdict = await tiny.check(world.tenant.id, user, "read", leaf)
             assert verdict.allowed, (leaf, verdict)
             assert verdict.matched is not None
