@@ -315,6 +315,7 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self._decision_children: dict[str, Any] = {}
         self.authz_denials = Counter(
             "truapi_authz_endpoint_denials_total",
             "Endpoint requests a requirement denied (or, in audit mode, would have denied).",
@@ -326,6 +327,13 @@ class Metrics:
             "Requests that failed with an unexpected exception.",
             registry=self.registry,
         )
+
+    def count_decision(self, decision: str) -> None:
+        """Count one authorization decision (the labelled child looked up once per value)."""
+        child = self._decision_children.get(decision)
+        if child is None:
+            child = self._decision_children[decision] = self.authz_decisions.labels(decision)
+        child.inc()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request and its latency (called on the event loop's thread only)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from truapi.domain.sessions import MfaLevel
@@ -24,7 +24,9 @@ class Principal:
     mfa_level: MfaLevel
     token_id: str | None = None
     expires_at: int | None = None
+    #: ``user:<id>``, as ACL entries and audit events name the principal (made once: a
+    #: principal is cached with its token and asked for this several times a request).
+    subject: str = field(init=False, compare=False)
 
-    @property
-    def subject(self) -> str:
-        return f"user:{self.user_id}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "subject", f"user:{self.user_id}")
