@@ -17,6 +17,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount, Route
 
+from truapi.api.errors import ApiError
 from truapi.api.security import CurrentPrincipal, bearer
 from truapi.application.authz.endpoints import Mode
 from truapi.bootstrap import Container
@@ -58,19 +59,24 @@ class Requirement:
     administer: bool = False
 
 
-def _canonical(field: str, value: str) -> str | None:
-    """Path values as the resource names them; None when the value is malformed (the
-    route's own validation then answers 422, so nothing gets through)."""
-    if field in ("rid", "parent"):
-        try:
-            return str(ResourceName.parse(value))
-        except InvalidValue:
-            return None
-    if field.endswith("_id"):
-        try:
-            return str(uuid.UUID(value))
-        except ValueError:
-            return None
+def _canonical(field: str, value: str, where: str) -> str:
+    """Request values as the resource names them; a malformed one is refused here (422), so
+    a check never runs on, or skips, a name the route would read otherwise."""
+    try:
+        if field in ("rid", "parent"):
+            return str(ResourceName.parse(value, field))
+        if field.endswith("_id"):
+            try:
+                return str(uuid.UUID(value))
+            except ValueError:
+                raise InvalidValue(field, "must be a UUID", "uuid_parsing") from None
+    except InvalidValue as exc:
+        raise ApiError(
+            422,
+            "validation_error",
+            exc.detail if exc.detail[:1].isupper() else f"{field} {exc.detail}",
+            extra={"errors": [{"loc": [where, field], "message": exc.detail, "type": exc.kind}]},
+        ) from None
     return value
 
 
@@ -100,15 +106,13 @@ class Guard:
         for field in _FIELD.findall(requirement.resource):
             if field == "tenant_id":
                 continue
+            where = "path" if field in request.path_params else "query"
             raw = request.path_params.get(field, request.query_params.get(field))
             if raw is None:
                 # An optional resource left out (``?parent=``) means the tenant root.
                 values[field] = tenant_root(principal.tenant_id)
                 continue
-            value = _canonical(field, str(raw))
-            if value is None:
-                return principal
-            values[field] = value
+            values[field] = _canonical(field, str(raw), where)
         resource = requirement.resource.format(**values)
         authorizer = container.authorizer
         tenant_id = principal.tenant_id
