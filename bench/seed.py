@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 # The adapter's own row mapping, so seeded rows are exactly what the repository writes.
 from truapi.adapters.sqlalchemy.repositories import _user_row
 from truapi.adapters.sqlalchemy.tables import users
+from truapi.application.tenants.bootstrap import make_admin
 from truapi.application.users.service import CreateUser
 from truapi.bootstrap import build_container
 from truapi.config import Settings
@@ -40,7 +41,7 @@ async def seed_database(url: str, count: int) -> list[str]:
         ids = await _insert_users(container.engine, container.default_tenant_id, count - 1)
         if count < 1:
             return ids
-        await container.users.create(
+        created = await container.users.create(
             CreateUser(
                 tenant_id=container.default_tenant_id,
                 username=BENCH_USERNAME,
@@ -48,6 +49,11 @@ async def seed_database(url: str, count: int) -> list[str]:
                 password=BENCH_PASSWORD,
             )
         )
+        # An administrator, so every user it reads is allowed (by the tenant root's ACL).
+        admin = await container.users.get(
+            container.default_tenant_id, uuid.UUID(str(created.view["id"]))
+        )
+        await make_admin(container.uow, container.clock, container.default_tenant, admin)
         if container.engine.dialect.name == "postgresql":
             # What autovacuum would do shortly after a bulk load; plans then match production.
             async with container.engine.connect() as conn:
