@@ -12,25 +12,16 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from tests.api.authz_support import PASSWORD, container_of
+from tests.api.authz_support import other_tenant as tenant_with_admin
 from tests.api.conftest import LINK_NEXT_RE, create_user
 from tests.conftest import log_in
 from truapi.application.authz.changes import Actor
 from truapi.application.groups.service import MemberRef
-from truapi.application.tenants.bootstrap import _ensure_admins_group, make_admin
-from truapi.application.tenants.policy import ensure_tenant_policy
-from truapi.application.users.service import CreateUser
-from truapi.bootstrap import Container
-from truapi.domain.audit import AuditEvent
 from truapi.domain.groups import Group, MemberType
 from truapi.domain.tenants import Tenant
 
 #: The password every plain user of these tests gets.
-PASSWORD = "violet kestrel under the pier"
-
-
-def container_of(app: FastAPI) -> Container:
-    container: Container = app.state.container
-    return container
 
 
 async def create_group(client: httpx.AsyncClient, name: str, **fields: Any) -> dict[str, Any]:
@@ -127,14 +118,6 @@ async def walk_pages(
         response = await client.get(str(target), headers=headers)
 
 
-async def audit_events(app: FastAPI, action: str) -> list[AuditEvent]:
-    """The default tenant's audit events of ``action``, oldest first."""
-    container = container_of(app)
-    async with container.uow(readonly=True) as uow:
-        events = await uow.audit.list_recent(container.default_tenant_id, 1000, action)
-    return list(reversed(events))
-
-
 @dataclass(frozen=True)
 class OtherTenant:
     """A second tenant with its own administrator (``gadmin``, password ``PASSWORD``),
@@ -148,28 +131,12 @@ class OtherTenant:
 
 async def other_tenant(app: FastAPI, slug: str = "globex") -> OtherTenant:
     """Make a second tenant through the application's own use cases."""
+    base = await tenant_with_admin(app, slug)
     container = container_of(app)
-    tenant = Tenant.create(slug=slug, name="Globex", now=container.clock.now())
-    async with container.uow() as uow:
-        await uow.tenants.add(tenant)
-        admins = await _ensure_admins_group(uow, tenant, container.clock)
-        await uow.commit()
-    # Its admins group may do anything on its root, as for any new tenant.
-    assert await ensure_tenant_policy(container.uow, tenant)
-    created = await container.users.create(
-        CreateUser(
-            tenant_id=tenant.id,
-            username="gadmin",
-            email="gadmin@globex.example",
-            password=PASSWORD,
-        )
-    )
-    user_id = uuid.UUID(str(created.view["id"]))
-    await make_admin(
-        container.uow, container.clock, tenant, await container.users.get(tenant.id, user_id)
-    )
-    actor = Actor(tenant.id, f"user:{user_id}")
+    actor = Actor(base.tenant.id, f"user:{base.user_id}")
     created_group = await container.groups.create(actor, "finance", "Globex finance")
-    finance = await container.groups.get(tenant.id, uuid.UUID(str(created_group.view["id"])))
-    await container.groups.add_member(actor, finance.id, MemberRef(MemberType.USER, user_id))
-    return OtherTenant(tenant=tenant, admins=admins, finance=finance, user_id=user_id)
+    finance = await container.groups.get(base.tenant.id, uuid.UUID(str(created_group.view["id"])))
+    await container.groups.add_member(actor, finance.id, MemberRef(MemberType.USER, base.user_id))
+    return OtherTenant(
+        tenant=base.tenant, admins=base.admins, finance=finance, user_id=base.user_id
+    )

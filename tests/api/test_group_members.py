@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.api.authz_support import audit_events
 from tests.api.conftest import (
     MakeClient,
     assert_problem,
@@ -20,7 +21,6 @@ from tests.api.conftest import (
 )
 from tests.api.group_support import (
     add_member,
-    audit_events,
     create_group,
     me_id,
     nest,

@@ -12,12 +12,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.api.authz_support import PASSWORD, audit_events, container_of
 from tests.api.conftest import assert_problem, assert_validation_problem, error_locs
 from tests.api.group_support import (
-    PASSWORD,
     add_member,
-    audit_events,
-    container_of,
     create_group,
     me_id,
     nest,

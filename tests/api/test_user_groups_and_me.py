@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.api.authz_support import container_of
 from tests.api.conftest import (
     MakeClient,
     StartApp,
@@ -22,7 +23,6 @@ from tests.api.conftest import (
 from tests.api.group_support import (
     PlainUser,
     add_member,
-    container_of,
     create_group,
     jwt_claims,
     me_id,
